@@ -1,0 +1,74 @@
+"""trio_heartbeat: WebSocket connections that stay honest, for trio.
+
+Heartbeats, a liveness deadline, and reconnect with backoff, run as sibling
+tasks in a nursery. See :func:`open_managed_websocket`.
+"""
+
+from ._connection import LiveLink, ManagedWebSocket, OnConnect, open_managed_websocket
+from ._events import (
+    Closed,
+    Connected,
+    Connecting,
+    ConnectionStatistics,
+    Disconnected,
+    GaveUp,
+    MessagesDropped,
+    StateChange,
+    WaitingToReconnect,
+)
+from ._heartbeat import Heartbeat
+from ._liveness import Liveness
+from ._options import ConnectionOptions, Overflow
+from ._reconnect import Backoff, CloseAction, ReconnectAfter, ReconnectPolicy
+from ._reconnect import GiveUp as GiveUpDecision
+from .errors import (
+    ConnectError,
+    ConnectionClosedError,
+    ConnectionLost,
+    ConnectTimeout,
+    HandshakeRejected,
+    HeartbeatError,
+    PeerUnresponsive,
+    ReconnectGaveUp,
+    RemoteProtocolError,
+    SendBufferFull,
+    UsageError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backoff",
+    "CloseAction",
+    "Closed",
+    "ConnectError",
+    "ConnectTimeout",
+    "Connected",
+    "Connecting",
+    "ConnectionClosedError",
+    "ConnectionLost",
+    "ConnectionOptions",
+    "ConnectionStatistics",
+    "Disconnected",
+    "GaveUp",
+    "GiveUpDecision",
+    "HandshakeRejected",
+    "Heartbeat",
+    "HeartbeatError",
+    "LiveLink",
+    "Liveness",
+    "ManagedWebSocket",
+    "MessagesDropped",
+    "OnConnect",
+    "Overflow",
+    "PeerUnresponsive",
+    "ReconnectAfter",
+    "ReconnectGaveUp",
+    "ReconnectPolicy",
+    "RemoteProtocolError",
+    "SendBufferFull",
+    "StateChange",
+    "UsageError",
+    "WaitingToReconnect",
+    "open_managed_websocket",
+]

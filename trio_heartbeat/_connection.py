@@ -1,0 +1,605 @@
+"""The managed connection: a WebSocket that heals itself, run with trio.
+
+Structure (all inside the nursery of :func:`open_managed_websocket`)::
+
+    supervisor            connect -> run link -> classify the end -> back off -> again
+    └── link nursery      trio-websocket's reader task
+        └── task nursery  pump (receives), heartbeats (sends), watchdog (deadline),
+                          writer (flushes the outbox), and the on-connect step
+
+The first task of a link to fail records why and cancels its siblings, so a
+link ends with exactly one cause. Timing decisions are made by the pure
+:class:`~trio_heartbeat._liveness.Liveness` and
+:class:`~trio_heartbeat._reconnect.Backoff`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any, NoReturn
+
+import trio
+
+from ._events import (
+    Closed,
+    Connected,
+    Connecting,
+    ConnectionStatistics,
+    Disconnected,
+    GaveUp,
+    MessagesDropped,
+    StateChange,
+    WaitingToReconnect,
+)
+from ._heartbeat import Heartbeat
+from ._liveness import Liveness
+from ._options import ConnectionOptions
+from ._queues import Inbox, Outbox
+from ._ratelimit import TokenBucket
+from ._reconnect import Backoff, GiveUp, ReconnectPolicy
+from ._transport import Dial, Link, first_error, open_link, parse_url, tcp_dialer, translate_error
+from .errors import (
+    ConnectionClosedError,
+    ConnectionLost,
+    PeerUnresponsive,
+    ReconnectGaveUp,
+    UsageError,
+)
+
+__all__ = ["LiveLink", "ManagedWebSocket", "OnConnect", "open_managed_websocket"]
+
+logger = logging.getLogger("trio_heartbeat")
+
+Message = str | bytes
+OnConnect = Callable[["LiveLink"], Awaitable[object] | AbstractAsyncContextManager[object]]
+"""``on_connect(link)``: an async function, or a function returning an async
+context manager that stays entered while the link is up."""
+
+# Checkpoints the watchdog takes before declaring death, so that bytes which
+# already arrived (while the process was busy) are read first.
+_SETTLE_CHECKPOINTS = 3
+
+
+class LiveLink:
+    """The live connection as the on-connect step sees it.
+
+    ``send`` goes out at once (not buffered, not rate-limited); ``receive``
+    returns the next application message (the application's own readers wait
+    until the step is done). Both raise :class:`ConnectionLost` if the link
+    drops; the step is then cancelled and the attempt counts as failed.
+    """
+
+    def __init__(self, link: Link, inbox: Inbox, attempt: int) -> None:
+        self._link = link
+        self._inbox = inbox
+        self.attempt = attempt
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self._link.subprotocol
+
+    async def send(self, message: Message) -> None:
+        await self._link.send(message)
+
+    async def receive(self) -> Message:
+        return await self._inbox.get_for_hook()
+
+
+class ManagedWebSocket:
+    """A WebSocket connection kept alive for the duration of an ``async with``.
+
+    Create it with :func:`open_managed_websocket`. Thread-unsafe, like all of
+    trio; use it from tasks of one trio run.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        heartbeat: Heartbeat,
+        reconnect: ReconnectPolicy,
+        options: ConnectionOptions,
+        on_connect: OnConnect | None,
+        dial: Dial | None,
+        rng: random.Random | None,
+    ) -> None:
+        for name, value, kind in (
+            ("heartbeat", heartbeat, Heartbeat),
+            ("reconnect", reconnect, ReconnectPolicy),
+            ("options", options, ConnectionOptions),
+        ):
+            if not isinstance(value, kind):
+                raise UsageError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+        if on_connect is not None and not callable(on_connect):
+            raise UsageError("on_connect must be callable")
+        self.url = url
+        self._target = parse_url(url)
+        self._heartbeat = heartbeat
+        self._policy = reconnect
+        self._options = options
+        self._on_connect = on_connect
+        self._dial = dial or tcp_dialer(self._target, options.ssl_context)
+        self._backoff = Backoff(reconnect, rng or random.Random())
+        self._outbox = Outbox(options.send_buffer_size, options.overflow)
+        self._inbox = Inbox(options.receive_buffer_size)
+        self._events_in, self._events_out = trio.open_memory_channel[StateChange](math.inf)
+        self._state = "connecting"
+        self._link: Link | None = None
+        self._connected_at: float | None = None
+        self._connected = trio.Event()
+        self._terminal: BaseException | None = None
+        self._closing = False
+        self._supervisor_scope = trio.CancelScope()
+        self._attempt_scope = trio.CancelScope()
+        self._end_error: BaseException | None = None
+        self._watch_scope: trio.CancelScope | None = None
+        self._liveness: Liveness | None = None
+        # Counters over all links.
+        self._connects = 0
+        self._hb_totals = [0, 0, 0]  # sent, answered, missed of finished links
+        self._rtt: tuple[float | None, float | None] = (None, None)
+        self._messages_in = 0
+        self._messages_out = 0
+        self._bytes_in = 0
+        self._bytes_out = 0
+
+    # -- the application's side ------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """One of ``connecting``, ``connected``, ``waiting``, ``gave_up``, ``closed``."""
+        return self._state
+
+    @property
+    def state_changes(self) -> trio.MemoryReceiveChannel[StateChange]:
+        """Every state change, in order, none lost (unbounded; events are rare and small)."""
+        return self._events_out
+
+    def send_nowait(self, message: Message) -> None:
+        """Queue ``message`` for sending, in order, now or after the next (re)connect.
+
+        When the buffer is full, ``options.overflow`` decides: raise
+        :class:`SendBufferFull` (default), or drop the oldest buffered message
+        (counted, and reported as a ``MessagesDropped`` state change).
+        Raises :class:`ConnectionClosedError` after the block was left and
+        :class:`ReconnectGaveUp` after the policy gave up.
+        """
+        if not isinstance(message, (str, bytes)):
+            raise UsageError(f"messages are str or bytes, got {type(message).__name__}")
+        self._check_usable()
+        if self._outbox.put(message):
+            self._emit(MessagesDropped(1, "send buffer full (drop_oldest)"))
+            logger.warning("send buffer full: dropped the oldest message")
+
+    async def send(self, message: Message) -> None:
+        """Like :meth:`send_nowait`, but while the link is up and the buffer is
+        full, wait for room (back-pressure) instead of overflowing."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while self._state == "connected" and self._outbox.full:
+            await self._outbox.wait_not_full()
+        self.send_nowait(message)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def receive(self) -> Message:
+        """The next application message, across reconnects.
+
+        Heartbeat traffic never shows up here. After the policy gave up, the
+        messages already received are returned first, then
+        :class:`ReconnectGaveUp` is raised; after the block was left,
+        :class:`ConnectionClosedError`.
+        """
+        return await self._inbox.get()
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        while True:
+            try:
+                message = await self.receive()
+            except ConnectionClosedError:
+                return
+            yield message
+
+    async def drain(self) -> None:
+        """Wait until every queued message was written to the socket."""
+        while True:
+            self._check_usable()
+            with trio.move_on_after(1.0):  # recheck usability now and then
+                await self._outbox.wait_settled()
+                return
+
+    async def wait_connected(self) -> None:
+        """Wait until the link is up (returns at once if it is)."""
+        self._check_usable()
+        while self._state != "connected":
+            await self._connected.wait()
+            self._check_usable()
+
+    def statistics(self) -> ConnectionStatistics:
+        """A snapshot of the counters (see :class:`ConnectionStatistics`)."""
+        sent, answered, missed = self._hb_totals
+        rtt_last, rtt_smoothed = self._rtt
+        bytes_in, bytes_out = self._bytes_in, self._bytes_out
+        live = self._liveness
+        if live is not None:
+            sent, answered, missed = sent + live.sent, answered + live.answered, missed + live.missed
+            rtt_last = live.rtt_last if live.rtt_last is not None else rtt_last
+            rtt_smoothed = live.rtt_smoothed if live.rtt_smoothed is not None else rtt_smoothed
+        if self._link is not None:
+            bytes_in += self._link.stream.bytes_in
+            bytes_out += self._link.stream.bytes_out
+        uptime = 0.0
+        if self._connected_at is not None:
+            uptime = trio.current_time() - self._connected_at
+        return ConnectionStatistics(
+            state=self._state,
+            rtt_last=rtt_last,
+            rtt_smoothed=rtt_smoothed,
+            heartbeats_sent=sent,
+            heartbeats_answered=answered,
+            heartbeats_missed=missed,
+            connects=self._connects,
+            reconnects=max(self._connects - 1, 0),
+            attempts=self._backoff.attempts,
+            uptime=uptime,
+            messages_in=self._messages_in,
+            messages_out=self._messages_out,
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+            messages_dropped=self._outbox.dropped,
+            send_buffered=len(self._outbox),
+        )
+
+    def _check_usable(self) -> None:
+        if self._terminal is not None:
+            raise self._terminal
+
+    def _emit(self, event: StateChange) -> None:
+        self._events_in.send_nowait(event)
+
+    # -- supervisor ------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        with self._supervisor_scope:
+            await self._reconnect_loop()
+
+    async def _reconnect_loop(self) -> None:
+        backoff = self._backoff
+        while True:
+            attempt = backoff.next_attempt
+            self._state = "connecting"
+            self._emit(Connecting(attempt))
+            backoff.attempt_started(trio.current_time())
+            error = await self._attempt(attempt)
+            was_connected = self._connected_at is not None
+            self._mark_down()
+            code, reason = (error.code, error.reason) if isinstance(error, ConnectionLost) else (None, "")
+            self._emit(Disconnected(error, code, reason, was_connected))
+            logger.info("link %s: %s", "lost" if was_connected else "attempt failed", error)
+            decision = backoff.failed(trio.current_time(), error)
+            if isinstance(decision, GiveUp):
+                undelivered = self._outbox.drain_all()
+                gave_up = ReconnectGaveUp(error, backoff.attempts, undelivered, decision.why)
+                self._terminal = gave_up
+                self._state = "gave_up"
+                self._inbox.close(gave_up)
+                self._connected.set()
+                self._emit(GaveUp(gave_up))
+                logger.warning("gave up: %s", gave_up)
+                return
+            self._state = "waiting"
+            self._emit(WaitingToReconnect(decision.delay, decision.attempt))
+            await trio.sleep(decision.delay)
+
+    def _mark_down(self) -> None:
+        if self._connected_at is not None:
+            self._connected_at = None
+            self._connected = trio.Event()
+        live, link = self._liveness, self._link
+        if live is not None:
+            self._hb_totals = [
+                self._hb_totals[0] + live.sent,
+                self._hb_totals[1] + live.answered,
+                self._hb_totals[2] + live.missed,
+            ]
+            if live.rtt_last is not None:
+                self._rtt = (live.rtt_last, live.rtt_smoothed)
+        if link is not None:
+            self._bytes_in += link.stream.bytes_in
+            self._bytes_out += link.stream.bytes_out
+        self._liveness = self._link = None
+
+    async def _attempt(self, attempt: int) -> BaseException:
+        """One connection attempt and, if it opens, the life of that link.
+
+        Returns the error that ended it (never raises, except Cancelled).
+        """
+        self._end_error = None
+        try:
+            async with trio.open_nursery() as link_nursery:
+                # trio-websocket's reader must outlive a cancellation long enough to
+                # complete a polite close, so its nursery is shielded and this
+                # attempt's own scope is cancelled explicitly by _begin_close().
+                link_nursery.cancel_scope.shield = True
+                link: Link | None = None
+                try:
+                    with trio.CancelScope() as self._attempt_scope:
+                        if self._closing:
+                            self._attempt_scope.cancel()
+                        link = await open_link(
+                            link_nursery,
+                            self._target,
+                            self._dial,
+                            self._options,
+                            self._policy.connect_timeout,
+                        )
+                        self._link = link
+                        await self._run_link(link, attempt)
+                finally:
+                    if link is not None:
+                        if self._closing:
+                            await link.close(1000, "", self._options.close_timeout)
+                        else:
+                            await link.abort()
+                    link_nursery.cancel_scope.cancel()
+            if self._closing:
+                # Cancelled by _begin_close(): let the supervisor's own cancellation finish it.
+                await trio.lowlevel.checkpoint()
+        except BaseExceptionGroup as group:
+            if not group.split(Exception)[0]:
+                raise
+            return self._end_error or first_error(group)
+        except Exception as exc:
+            return self._end_error or translate_error(exc)
+        return self._end_error or ConnectionLost(1006, "link ended")
+
+    async def _run_link(self, link: Link, attempt: int) -> NoReturn:
+        liveness = Liveness(self._heartbeat, connected_at=trio.current_time())
+        self._liveness = liveness
+        hb = self._heartbeat
+        async with AsyncExitStack() as stack, trio.open_nursery() as tasks:
+            guard = functools.partial(self._guard, tasks.cancel_scope)
+            tasks.start_soon(guard, self._pump, link, liveness)
+            if hb.interval is not None:
+                tasks.start_soon(guard, self._heartbeats, link, liveness, tasks)
+            if hb.detects_death:
+                self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
+                tasks.start_soon(guard, self._watchdog, link, liveness)
+            try:
+                await self._run_on_connect(link, attempt, stack)
+            except Exception as exc:
+                self._record_end(exc, tasks.cancel_scope)
+            else:
+                tasks.start_soon(guard, self._writer, link)
+                self._connects += 1
+                self._connected_at = trio.current_time()
+                self._backoff.connected(self._connected_at)
+                self._state = "connected"
+                self._connected.set()
+                self._emit(Connected(attempt, link.subprotocol))
+                logger.info("connected to %s (attempt %d)", self._target.host, attempt)
+        raise self._end_error or ConnectionLost(1006, "link ended")
+
+    async def _run_on_connect(self, link: Link, attempt: int, stack: AsyncExitStack) -> None:
+        if self._on_connect is None:
+            return
+        self._inbox.set_hook_active(True)
+        try:
+            result = self._on_connect(LiveLink(link, self._inbox, attempt))
+            if isinstance(result, AbstractAsyncContextManager):
+                await stack.enter_async_context(result)
+            else:
+                await result
+        finally:
+            self._inbox.set_hook_active(False)
+
+    async def _guard(
+        self, scope: trio.CancelScope, fn: Callable[..., Awaitable[None]], *args: Any
+    ) -> None:
+        try:
+            await fn(*args)
+        except Exception as exc:
+            self._record_end(exc, scope)
+
+    def _record_end(self, exc: BaseException, scope: trio.CancelScope) -> None:
+        if self._end_error is None:
+            self._end_error = translate_error(exc)
+        scope.cancel()
+
+    # -- the tasks of one link -------------------------------------------------
+
+    async def _pump(self, link: Link, liveness: Liveness) -> None:
+        """Receive forever: swallow heartbeat traffic, queue application messages."""
+        hb = self._heartbeat
+        reply, server_payload, answer = hb.reply, hb.server_payload, hb.server_answer
+        inbox = self._inbox
+        while True:
+            message = await link.receive()
+            if reply is not None and message == reply:
+                liveness.observe_reply(trio.current_time())
+                continue
+            if server_payload is not None and message == server_payload:
+                liveness.observe_heartbeat(trio.current_time())
+                if answer is not None:
+                    await link.send(answer)
+                continue
+            self._messages_in += 1
+            await inbox.put(message)
+
+    async def _heartbeats(self, link: Link, liveness: Liveness, tasks: trio.Nursery) -> None:
+        """Send a client heartbeat whenever the liveness machine says one is due."""
+        hb = self._heartbeat
+        interval = hb.interval
+        assert interval is not None
+        stream = link.stream
+        count = 0
+        while True:
+            liveness.observe_traffic(stream.last_receive)
+            now = trio.current_time()
+            due = liveness.next_heartbeat_deadline()
+            if now < due:
+                # Never sleep past one interval: in idle mode the due time can come closer.
+                await trio.sleep_until(min(due, now + interval))
+                continue
+            count += 1
+            if hb.payload is None:
+                token = count.to_bytes(8, "big")
+                liveness.heartbeat_sent(now, token)
+                tasks.start_soon(self._await_pong, link, liveness, token)
+            else:
+                liveness.heartbeat_sent(now)
+                await link.send(hb.payload)
+            if self._watch_scope is not None:
+                self._watch_scope.deadline = liveness.dead_deadline()
+
+    async def _await_pong(self, link: Link, liveness: Liveness, token: bytes) -> None:
+        hb = self._heartbeat
+        window = hb.reply_timeout or hb.interval or math.inf
+        with trio.move_on_after(window):
+            await link.ping(token)
+            liveness.observe_reply(trio.current_time(), token)
+
+    async def _watchdog(self, link: Link, liveness: Liveness) -> None:
+        """Wait for the liveness deadline; abort the link if it really passed."""
+        stream = link.stream
+        while True:
+            assert self._watch_scope is not None
+            with self._watch_scope:
+                await trio.sleep_forever()
+            if self._inbox.full:
+                # We stopped reading (the application is behind): the silence is ours.
+                await self._inbox.wait_not_full()
+                liveness.observe_heartbeat(trio.current_time())
+            else:
+                for _ in range(_SETTLE_CHECKPOINTS):
+                    await trio.lowlevel.checkpoint()
+                liveness.observe_traffic(stream.last_receive)
+                now = trio.current_time()
+                liveness.expire(now)
+                if liveness.is_dead(now):
+                    bound = liveness.dead_bound()
+                    logger.warning("peer unresponsive for %g s: aborting the link", bound)
+                    await link.abort()
+                    raise PeerUnresponsive(bound)
+            self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
+
+    async def _writer(self, link: Link) -> None:
+        """Write buffered application messages in order, at the configured pace."""
+        outbox = self._outbox
+        rate = self._options.send_rate
+        bucket = (
+            None
+            if rate is None
+            else TokenBucket(rate, self._options.send_burst, now=trio.current_time())
+        )
+        while True:
+            await outbox.wait_not_empty()
+            if bucket is not None:
+                wait = bucket.wait_time(trio.current_time())
+                if wait > 0:
+                    await trio.sleep(wait)
+                    continue
+                bucket.take(trio.current_time())
+            message = outbox.take()
+            try:
+                await link.send(message)
+            except BaseException:
+                outbox.put_back(message)
+                raise
+            outbox.written()
+            self._messages_out += 1
+
+    # -- shutdown --------------------------------------------------------------
+
+    def _begin_close(self) -> None:
+        self._closing = True
+        self._attempt_scope.cancel()
+        self._supervisor_scope.cancel()
+
+    def _finish_close(self) -> None:
+        undelivered = self._outbox.drain_all()
+        if self._terminal is None:
+            self._terminal = ConnectionClosedError("the managed connection is closed")
+            self._inbox.close(self._terminal)
+        self._mark_down()
+        self._state = "closed"
+        self._connected.set()
+        self._emit(Closed(undelivered))
+        self._events_in.close()
+
+
+def _collapse(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The single exception to raise for a group (never a bare group)."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    for leaf in leaves:
+        if not isinstance(leaf, trio.Cancelled):
+            for other in leaves:
+                if other is not leaf and not isinstance(other, trio.Cancelled):
+                    logger.error("also raised while closing: %r", other)
+            return leaf
+    return leaves[0]
+
+
+@asynccontextmanager
+async def open_managed_websocket(
+    url: str,
+    *,
+    heartbeat: Heartbeat | None = None,
+    reconnect: ReconnectPolicy | None = None,
+    options: ConnectionOptions | None = None,
+    on_connect: OnConnect | None = None,
+    dial: Dial | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[ManagedWebSocket]:
+    """Open a self-healing WebSocket connection to ``url`` for the block's duration.
+
+    - ``heartbeat``: how liveness is proven (default ``Heartbeat.ping()``:
+      RFC 6455 ping every 30 s, dead after 10 s without a pong or traffic).
+    - ``reconnect``: backoff, limits and the close-code table.
+    - ``options``: buffers, limits, close timeout, send rate, TLS, headers.
+    - ``on_connect``: runs on every (re)connect before buffered messages flush;
+      its failure fails the attempt.
+    - ``dial``: opens the byte stream (default TCP/TLS to the URL); the test kit
+      passes in-memory streams here.
+    - ``rng``: the random source for jitter (seed it in tests).
+
+    The block is entered at once, without waiting for the first connection
+    (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
+    task and timer and closes the socket within ``options.close_timeout``.
+    Raises :class:`UsageError` for a bad URL or argument, before any I/O.
+    """
+    conn = ManagedWebSocket(
+        url,
+        heartbeat=heartbeat if heartbeat is not None else Heartbeat.ping(),
+        reconnect=reconnect if reconnect is not None else ReconnectPolicy(),
+        options=options if options is not None else ConnectionOptions(),
+        on_connect=on_connect,
+        dial=dial,
+        rng=rng,
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn._supervise)
+            try:
+                yield conn
+            finally:
+                conn._begin_close()
+    except BaseExceptionGroup as group:
+        raise _collapse(group) from None
+    finally:
+        conn._finish_close()

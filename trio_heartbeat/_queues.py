@@ -1,0 +1,170 @@
+"""The two message buffers of a managed connection.
+
+- :class:`Outbox`: application messages waiting to be written, bounded, with
+  an overflow policy; survives reconnects.
+- :class:`Inbox`: application messages waiting to be read, bounded (the reader
+  waits when it is full); one stream that survives reconnects. While an
+  on-connect step runs, it alone reads the inbox (the application's readers
+  wait), so an authorization reply cannot be stolen by the application.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import trio
+
+from ._options import Overflow
+from .errors import SendBufferFull
+
+__all__ = ["Inbox", "Outbox"]
+
+Message = str | bytes
+
+
+class Outbox:
+    """Bounded FIFO of outgoing messages."""
+
+    def __init__(self, capacity: int, overflow: Overflow) -> None:
+        self.capacity = capacity
+        self.overflow = overflow
+        self.items: deque[Message] = deque()
+        self.dropped = 0
+        self.in_flight = False
+        self._not_empty = trio.lowlevel.ParkingLot()
+        self._settled = trio.lowlevel.ParkingLot()
+        self._space = trio.lowlevel.ParkingLot()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def put(self, message: Message) -> int:
+        """Append ``message``; return how many old ones were dropped to make room.
+
+        Raises :class:`SendBufferFull` when full under ``Overflow.RAISE``.
+        """
+        dropped = 0
+        if len(self.items) >= self.capacity:
+            if self.overflow is Overflow.RAISE:
+                raise SendBufferFull(self.capacity)
+            self.items.popleft()
+            dropped = 1
+            self.dropped += 1
+        self.items.append(message)
+        self._not_empty.unpark_all()
+        return dropped
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= self.capacity
+
+    def take(self) -> Message:
+        """Remove and return the oldest message for writing (must not be empty)."""
+        self.in_flight = True
+        message = self.items.popleft()
+        self._space.unpark()
+        return message
+
+    def written(self) -> None:
+        """The message last taken was written."""
+        self.in_flight = False
+        if not self.items:
+            self._settled.unpark_all()
+
+    def put_back(self, message: Message) -> None:
+        """The message last taken could not be written: it goes out first next time."""
+        self.in_flight = False
+        self.items.appendleft(message)
+
+    async def wait_not_empty(self) -> None:
+        """Return once there is a message to take."""
+        while not self.items:
+            await self._not_empty.park()
+
+    async def wait_not_full(self) -> None:
+        """Return once there is room for one more message."""
+        while len(self.items) >= self.capacity:
+            await self._space.park()
+
+    async def wait_settled(self) -> None:
+        """Return once every message was taken and written."""
+        while self.items or self.in_flight:
+            await self._settled.park()
+
+    def drain_all(self) -> tuple[Message, ...]:
+        """Remove and return everything (for reporting undelivered messages)."""
+        items = tuple(self.items)
+        self.items.clear()
+        self._settled.unpark_all()
+        self._space.unpark_all()
+        return items
+
+
+class Inbox:
+    """Bounded FIFO of inbound application messages, with an on-connect gate."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: deque[Message] = deque()
+        self._readable = trio.lowlevel.ParkingLot()
+        self._writable = trio.lowlevel.ParkingLot()
+        self._unblocked = trio.lowlevel.ParkingLot()
+        self.hook_active = False
+        self.closed_with: BaseException | None = None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= self.capacity
+
+    async def put(self, message: Message) -> None:
+        """Append ``message``, waiting while the inbox is full."""
+        while len(self.items) >= self.capacity:
+            await self._writable.park()
+        self.items.append(message)
+        self._readable.unpark_all()
+
+    def _pop(self) -> Message:
+        message = self.items.popleft()
+        if self._writable:
+            self._writable.unpark()
+            self._unblocked.unpark_all()
+        return message
+
+    async def wait_not_full(self) -> None:
+        """Return once the inbox has room (the reader is no longer held back)."""
+        while len(self.items) >= self.capacity:
+            await self._unblocked.park()
+
+    async def get(self) -> Message:
+        """Next message for the application; raises ``closed_with`` once drained."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        parked = False
+        while True:
+            if not self.hook_active:
+                if self.items:
+                    message = self._pop()
+                    if not parked:
+                        await trio.lowlevel.cancel_shielded_checkpoint()
+                    return message
+                if self.closed_with is not None:
+                    raise self.closed_with
+            await self._readable.park()
+            parked = True
+
+    async def get_for_hook(self) -> Message:
+        """Next message for the on-connect step (ignores the gate)."""
+        while not self.items:
+            await self._readable.park()
+        return self._pop()
+
+    def set_hook_active(self, active: bool) -> None:
+        self.hook_active = active
+        self._readable.unpark_all()
+
+    def close(self, error: BaseException) -> None:
+        """After the buffered messages, readers get ``error``."""
+        self.closed_with = error
+        self._readable.unpark_all()

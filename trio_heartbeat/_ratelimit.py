@@ -1,0 +1,38 @@
+"""A token bucket, pure: how long to wait before the next message may go out."""
+
+from __future__ import annotations
+
+__all__ = ["TokenBucket"]
+
+
+class TokenBucket:
+    """At most ``rate`` messages per second on average, ``burst`` at once.
+
+    Call :meth:`wait_time` with the current time; when it returns 0.0 call
+    :meth:`take`. Never drops: callers wait the returned number of seconds.
+    """
+
+    def __init__(self, rate: float, burst: int, *, now: float) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._updated = now
+
+    def _refill(self, now: float) -> None:
+        if now > self._updated:
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until one message may go out (0.0: now)."""
+        self._refill(now)
+        if self._tokens >= 1.0:
+            return 0.0
+        return (1.0 - self._tokens) / self._rate
+
+    def take(self, now: float) -> None:
+        """Spend one message's token at ``now``."""
+        self._refill(now)
+        self._tokens -= 1.0

@@ -1,0 +1,259 @@
+"""Reconnect policy: backoff schedule and the close-code / HTTP-status table.
+
+Pure: no trio, no clock, no global random. :class:`ReconnectPolicy` is the
+frozen configuration; :class:`Backoff` is the state of one managed connection's
+retries, fed with ``now`` and the error that ended each attempt, answering with a
+:class:`ReconnectAfter` or a :class:`GiveUp` decision.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import attrs
+from attrs import validators as v
+
+from .errors import (
+    ConnectionLost,
+    HandshakeRejected,
+    PeerUnresponsive,
+)
+
+__all__ = ["Backoff", "CloseAction", "GiveUp", "ReconnectAfter", "ReconnectPolicy"]
+
+
+class CloseAction(enum.Enum):
+    """What to do after a connection ended or an attempt failed."""
+
+    RETRY = "retry"  #: reconnect after the backoff delay
+    RETRY_LATER = "retry_later"  #: reconnect after at least ``retry_later_delay`` (or Retry-After)
+    STOP = "stop"  #: give up and raise
+
+
+DEFAULT_CLOSE_CODES: Mapping[int, CloseAction] = MappingProxyType(
+    {
+        1002: CloseAction.STOP,  # protocol error
+        1003: CloseAction.STOP,  # unsupported data
+        1007: CloseAction.STOP,  # invalid payload
+        1008: CloseAction.STOP,  # policy violation
+        1009: CloseAction.STOP,  # message too big
+        1010: CloseAction.STOP,  # missing extension
+        1013: CloseAction.RETRY_LATER,  # try again later
+    }
+)
+"""Close codes not listed here (1000, 1001, 1006, 1011, 1012, 3xxx, 4xxx...) are retried."""
+
+DEFAULT_HTTP_STATUSES: Mapping[int, CloseAction] = MappingProxyType(
+    {
+        401: CloseAction.STOP,
+        403: CloseAction.STOP,
+        404: CloseAction.STOP,
+        429: CloseAction.RETRY_LATER,
+        503: CloseAction.RETRY_LATER,
+    }
+)
+"""HTTP statuses not listed: other 4xx stop, everything else is retried."""
+
+
+def _freeze_table(value: Mapping[int, CloseAction]) -> Mapping[int, CloseAction]:
+    return MappingProxyType(dict(value))
+
+
+def _check_table(
+    inst: object, attr: attrs.Attribute[Mapping[int, CloseAction]], value: Mapping[int, object]
+) -> None:
+    for key, action in value.items():
+        if not isinstance(key, int) or not isinstance(action, CloseAction):
+            raise TypeError(f"{attr.name} maps int codes to CloseAction, got {key!r}: {action!r}")
+
+
+def _nonneg(inst: object, attr: attrs.Attribute[float], value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"{attr.name} must be a number >= 0, got {value!r}")
+
+
+def _pos(inst: object, attr: attrs.Attribute[float], value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{attr.name} must be a number > 0, got {value!r}")
+
+
+
+@attrs.frozen(kw_only=True)
+class ReconnectPolicy:
+    """When and whether to reconnect. All durations in seconds.
+
+    The n-th retry in a row (n = 1, 2, ...) waits
+    ``min(wait_max, wait_initial * wait_exp_base ** (n - 1))``, then, with
+    ``full_jitter``, a uniform random time between 0 and that, plus a uniform
+    extra of up to ``wait_jitter``, capped at ``wait_max``. The same policy
+    applies to the very first connect.
+
+    The count of retries resets only after a connection stayed up for
+    ``min_uptime``, so a server that accepts and closes at once cannot cause a
+    reconnect storm. ``max_attempts`` (connection attempts in a row) and
+    ``max_total_time`` (seconds since the outage began) bound the retries; None
+    means forever. ``connect_timeout`` bounds each opening handshake (TCP, TLS
+    and HTTP upgrade together).
+
+    ``close_codes`` and ``http_statuses`` override entries of
+    :data:`DEFAULT_CLOSE_CODES` and :data:`DEFAULT_HTTP_STATUSES`.
+    """
+
+    wait_initial: float = attrs.field(default=0.5, validator=_nonneg)
+    wait_max: float = attrs.field(default=30.0, validator=_nonneg)
+    wait_exp_base: float = attrs.field(default=2.0, validator=[_pos, v.ge(1.0)])
+    wait_jitter: float = attrs.field(default=0.0, validator=_nonneg)
+    full_jitter: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    max_attempts: int | None = attrs.field(
+        default=None, validator=v.optional(v.and_(v.instance_of(int), v.ge(1)))
+    )
+    max_total_time: float | None = attrs.field(default=None, validator=v.optional(_pos))
+    min_uptime: float = attrs.field(default=5.0, validator=_nonneg)
+    connect_timeout: float = attrs.field(default=10.0, validator=_pos)
+    retry_later_delay: float = attrs.field(default=10.0, validator=_nonneg)
+    close_codes: Mapping[int, CloseAction] = attrs.field(
+        factory=dict, converter=_freeze_table, validator=_check_table
+    )
+    http_statuses: Mapping[int, CloseAction] = attrs.field(
+        factory=dict, converter=_freeze_table, validator=_check_table
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.wait_initial > self.wait_max:
+            raise ValueError("wait_initial must not exceed wait_max")
+
+    @classmethod
+    def fixed(cls, delay: float, **kwargs: object) -> ReconnectPolicy:
+        """Always wait exactly ``delay`` seconds (the "reconnect after 3 s" pattern)."""
+        return cls(
+            wait_initial=delay,
+            wait_max=delay,
+            wait_exp_base=1.0,
+            full_jitter=False,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    @classmethod
+    def never(cls) -> ReconnectPolicy:
+        """Connect once; any failure ends the managed connection."""
+        return cls(max_attempts=1)
+
+    # -- pure decisions --------------------------------------------------------
+
+    def base_delay(self, retry: int) -> float:
+        """The un-jittered delay before retry number ``retry`` (1-based)."""
+        exponent = max(retry - 1, 0)
+        try:
+            raw = self.wait_initial * self.wait_exp_base**exponent
+        except OverflowError:
+            raw = math.inf
+        return min(self.wait_max, raw)
+
+    def delay(self, retry: int, rng: random.Random) -> float:
+        """The jittered delay before retry number ``retry``, drawn from ``rng``."""
+        delay = self.base_delay(retry)
+        if self.full_jitter:
+            delay = rng.uniform(0.0, delay)
+        if self.wait_jitter:
+            delay += rng.uniform(0.0, self.wait_jitter)
+        return min(self.wait_max, delay)
+
+    def action_for_close(self, code: int) -> CloseAction:
+        """The action for a connection closed with WebSocket ``code``."""
+        return self.close_codes.get(code) or DEFAULT_CLOSE_CODES.get(code, CloseAction.RETRY)
+
+    def action_for_status(self, status: int) -> CloseAction:
+        """The action for a handshake rejected with HTTP ``status``."""
+        action = self.http_statuses.get(status) or DEFAULT_HTTP_STATUSES.get(status)
+        if action is not None:
+            return action
+        return CloseAction.STOP if 400 <= status < 500 else CloseAction.RETRY
+
+    def action_for(self, error: BaseException) -> CloseAction:
+        """The action for the error that ended an attempt or a connection.
+
+        Liveness timeouts, network errors, connect timeouts, protocol errors and
+        failures of the ``on_connect`` step are retried; close codes and HTTP
+        statuses follow the tables.
+        """
+        if isinstance(error, PeerUnresponsive):
+            return CloseAction.RETRY
+        if isinstance(error, ConnectionLost):
+            return self.action_for_close(error.code)
+        if isinstance(error, HandshakeRejected):
+            return self.action_for_status(error.status)
+        return CloseAction.RETRY
+
+
+@attrs.frozen
+class ReconnectAfter:
+    """Reconnect after ``delay`` seconds; it will be attempt number ``attempt``."""
+
+    delay: float
+    attempt: int
+
+
+@attrs.frozen
+class GiveUp:
+    """Stop reconnecting, for the reason ``why``."""
+
+    why: str
+
+
+class Backoff:
+    """Retry state of one managed connection under ``policy``, jitter drawn from ``rng``."""
+
+    def __init__(self, policy: ReconnectPolicy, rng: random.Random) -> None:
+        self._policy = policy
+        self._rng = rng
+        self._failures = 0  # failed attempts / short-lived connections in a row
+        self._outage_start: float | None = None
+        self._connected_at: float | None = None
+        self.attempts = 0  # connection attempts made in all
+
+    @property
+    def next_attempt(self) -> int:
+        """The number (1-based, within the current outage) of the next attempt."""
+        return self._failures + 1
+
+    def attempt_started(self, now: float) -> None:
+        """A connection attempt begins at ``now``."""
+        self.attempts += 1
+        if self._outage_start is None:
+            self._outage_start = now
+
+    def connected(self, now: float) -> None:
+        """The attempt succeeded at ``now`` (handshake and on-connect step done)."""
+        self._connected_at = now
+
+    def failed(self, now: float, error: BaseException) -> ReconnectAfter | GiveUp:
+        """The attempt or connection ended at ``now`` with ``error``: what next?"""
+        policy = self._policy
+        if self._connected_at is not None:
+            uptime = now - self._connected_at
+            self._connected_at = None
+            if uptime >= policy.min_uptime:
+                self._failures = 0
+                self._outage_start = now
+        if self._outage_start is None:
+            self._outage_start = now
+        self._failures += 1
+        action = policy.action_for(error)
+        if action is CloseAction.STOP:
+            return GiveUp(f"{type(error).__name__} is not retried by the policy")
+        if policy.max_attempts is not None and self._failures >= policy.max_attempts:
+            return GiveUp(f"max_attempts={policy.max_attempts} reached")
+        delay = policy.delay(self._failures, self._rng)
+        if action is CloseAction.RETRY_LATER:
+            retry_after = error.retry_after if isinstance(error, HandshakeRejected) else None
+            delay = max(delay, policy.retry_later_delay if retry_after is None else retry_after)
+        if (
+            policy.max_total_time is not None
+            and now + delay - self._outage_start > policy.max_total_time
+        ):
+            return GiveUp(f"max_total_time={policy.max_total_time:g} s would be exceeded")
+        return ReconnectAfter(delay, self._failures + 1)

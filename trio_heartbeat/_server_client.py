@@ -1,0 +1,181 @@
+"""One connected client of a :class:`~trio_heartbeat.server.HeartbeatServer`.
+
+Public names (:class:`ServerClient`, :class:`ClientInfo`, :class:`ClientEnd`) are
+re-exported by :mod:`trio_heartbeat.server`; construct nothing here yourself.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+
+import attrs
+import trio
+from trio_websocket import WebSocketConnection
+
+from trio_heartbeat._server_stream import WatchedStream
+from trio_heartbeat.errors import ConnectionLost
+
+__all__ = ["ClientEnd", "ClientInfo", "ServerClient"]
+
+
+class ClientEnd(enum.Enum):
+    """Why a client's connection ended (logged, and counted in ``statistics()``)."""
+
+    UNRESPONSIVE = "did not answer the heartbeat"
+    PEER_CLOSED = "closed by the client"
+    HANDLER_RETURNED = "handler returned"
+    HANDLER_FAILED = "handler raised"
+    SEND_FAILED = "a send to it failed or stalled"
+    OVERFLOW = "too many unread messages"
+    SERVER_STOPPING = "server stopping"
+
+
+@attrs.frozen(kw_only=True)
+class ClientInfo:
+    """A snapshot of a registered client.
+
+    ``remote`` is ``"host:port"`` for socket connections, None for other streams;
+    ``path`` the request path of the WebSocket upgrade. ``connected_since`` and
+    ``last_seen`` are ``trio.current_time()`` values; ``last_seen`` is the last
+    inbound traffic or heartbeat answer. ``rtt`` is the round-trip time (s) of
+    the last answered heartbeat, None until one was answered.
+    """
+
+    id: int
+    remote: str | None
+    path: str
+    connected_since: float
+    last_seen: float
+    rtt: float | None
+
+
+class ServerClient:
+    """The handler's view of one connected client.
+
+    ``receive()`` / ``async for`` yield application messages only (heartbeat
+    answers are swallowed). ``send()`` sends one message. Created by the server.
+    """
+
+    def __init__(
+        self,
+        client_id: int,
+        *,
+        conn: WebSocketConnection,
+        stream: WatchedStream,
+        remote: str | None,
+        path: str,
+        max_pending_messages: int,
+        deliver: Callable[[ServerClient, str | bytes], Awaitable[None]],
+        info: Callable[[ServerClient], ClientInfo],
+    ) -> None:
+        self._id = client_id
+        self._conn = conn
+        self._stream = stream
+        self._remote = remote
+        self._path = path
+        self._deliver = deliver
+        self._info = info
+        self._inbox_send, self._inbox_receive = trio.open_memory_channel[str | bytes](
+            max_pending_messages
+        )
+        # Probes from the round loop: (round number, round time). Capacity 1: a
+        # heartbeat task still busy with the previous probe gets the next one late.
+        self._probe_send, self._probe_receive = trio.open_memory_channel[tuple[int, float]](1)
+        self._ended = trio.Event()
+        self._handler_done = trio.Event()
+        self._polite_closing = False
+        self._end_reason: ClientEnd | None = None
+        self._end_error: ConnectionLost | None = None
+        self._last_info: ClientInfo | None = None
+
+    @property
+    def id(self) -> int:
+        """The server-assigned client id (1, 2, 3... in connection order)."""
+        return self._id
+
+    @property
+    def remote(self) -> str | None:
+        """``"host:port"`` of the peer, None for non-socket streams."""
+        return self._remote
+
+    @property
+    def path(self) -> str:
+        """The request path of the WebSocket upgrade (e.g. ``"/chat"``)."""
+        return self._path
+
+    @property
+    def info(self) -> ClientInfo:
+        """A fresh :class:`ClientInfo` snapshot (last known values once ended)."""
+        return self._info(self)
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection has ended or is being closed."""
+        return self._end_reason is not None or self._ended.is_set()
+
+    @property
+    def end_reason(self) -> ClientEnd | None:
+        """Why the connection ended, None while it is open."""
+        return self._end_reason
+
+    async def receive(self) -> str | bytes:
+        """Wait for the next application message.
+
+        Messages that arrived before the connection ended are still delivered;
+        after them this raises :class:`~trio_heartbeat.errors.ConnectionLost`
+        (:class:`~trio_heartbeat.errors.PeerUnresponsive` if the heartbeat
+        terminated the client).
+        """
+        try:
+            return await self._inbox_receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise self._lost() from None
+
+    def __aiter__(self) -> ServerClient:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        """Next application message; the iteration ends when the connection does."""
+        try:
+            return await self.receive()
+        except ConnectionLost:
+            raise StopAsyncIteration from None
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one message (str: text frame, bytes: binary frame).
+
+        Raises :class:`~trio_heartbeat.errors.ConnectionLost` if the connection
+        has ended or the send fails or stalls for the server's ``send_timeout``
+        (the client is then dropped), and UsageError for another type.
+        """
+        await self._deliver(self, message)
+
+    def __repr__(self) -> str:
+        return f"<ServerClient {self._id} {self._remote or self._path}>"
+
+    # -- used by the server --------------------------------------------------
+
+    def _lost(self) -> ConnectionLost:
+        error = self._end_error or ConnectionLost(1006, "connection ended")
+        return type(error)(*error.args)
+
+    def _record_end(self, reason: ClientEnd, error: ConnectionLost) -> None:
+        if self._end_reason is None:
+            self._end_reason = reason
+            self._end_error = error
+
+    def _finish(self, reason: ClientEnd, error: ConnectionLost) -> None:
+        """The connection ended by itself; wakes the client's task unless we are
+        in the middle of closing it politely (that close wakes it when done)."""
+        self._record_end(reason, error)
+        if not self._polite_closing:
+            self._ended.set()
+
+    def _abort(self, reason: ClientEnd, error: ConnectionLost) -> None:
+        """End the connection now: the client's task aborts the stream."""
+        self._record_end(reason, error)
+        self._ended.set()
+
+    def _close_inbox(self) -> None:
+        self._inbox_send.close()

@@ -1,0 +1,153 @@
+"""Exceptions raised by trio_heartbeat, grouped by cause.
+
+Every public call raises at most one of these (never a bare ExceptionGroup)::
+
+    HeartbeatError
+    ├── ConnectError                 opening a connection failed
+    │   ├── ConnectTimeout           TCP/TLS/HTTP upgrade did not finish in time
+    │   └── HandshakeRejected        the server answered the upgrade with an HTTP status
+    ├── ConnectionLost               an open connection ended (close code and reason)
+    │   └── PeerUnresponsive         the liveness deadline passed with no sign of life
+    ├── ReconnectGaveUp              the reconnect policy stopped retrying
+    ├── SendBufferFull               send() while the outgoing buffer is full
+    ├── RemoteProtocolError          the peer sent something we cannot parse (its fault)
+    └── UsageError                   the API was misused (our caller's fault)
+        └── ConnectionClosedError    the managed connection was already closed
+
+All exceptions survive ``copy`` and ``pickle``: each stores its constructor
+arguments in ``args``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionClosedError",
+    "ConnectionLost",
+    "HandshakeRejected",
+    "HeartbeatError",
+    "PeerUnresponsive",
+    "ReconnectGaveUp",
+    "RemoteProtocolError",
+    "SendBufferFull",
+    "UsageError",
+]
+
+
+class HeartbeatError(Exception):
+    """Base class of every exception this library raises on purpose."""
+
+
+class ConnectError(HeartbeatError):
+    """Opening a WebSocket connection failed (DNS, TCP, TLS or the HTTP upgrade)."""
+
+
+class ConnectTimeout(ConnectError):
+    """The opening handshake did not complete within ``timeout`` seconds."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout)
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return f"opening handshake did not complete within {self.timeout:g} s"
+
+
+class HandshakeRejected(ConnectError):
+    """The server refused the upgrade with an HTTP ``status`` (401, 404, 503...).
+
+    ``retry_after`` is the server's Retry-After header in seconds, when it sent one.
+    """
+
+    def __init__(self, status: int, retry_after: float | None = None) -> None:
+        super().__init__(status, retry_after)
+        self.status = status
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        text = f"server rejected the WebSocket upgrade with HTTP {self.status}"
+        if self.retry_after is not None:
+            text += f" (Retry-After: {self.retry_after:g} s)"
+        return text
+
+
+class ConnectionLost(HeartbeatError):
+    """An open connection ended.
+
+    ``code`` is the WebSocket close code (1006 when no close frame arrived) and
+    ``reason`` the close reason, possibly empty.
+    """
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"connection lost (code {self.code}{': ' + self.reason if self.reason else ''})"
+
+
+class PeerUnresponsive(ConnectionLost):
+    """No sign of life from the peer within ``bound`` seconds; the link was aborted."""
+
+    def __init__(self, bound: float, what: str = "inbound traffic") -> None:
+        super().__init__(1006, f"no {what} within {bound:g} s")
+        self.args = (bound, what)
+        self.bound = bound
+        self.what = what
+
+
+class ReconnectGaveUp(HeartbeatError):
+    """The reconnect policy stopped retrying.
+
+    ``last_error`` is the failure that ended the last attempt, ``attempts`` how
+    many connection attempts were made, and ``undelivered`` the outgoing
+    messages still buffered when the connection gave up.
+    """
+
+    def __init__(
+        self,
+        last_error: BaseException | None,
+        attempts: int,
+        undelivered: tuple[str | bytes, ...] = (),
+        why: str = "",
+    ) -> None:
+        super().__init__(last_error, attempts, undelivered, why)
+        self.last_error = last_error
+        self.attempts = attempts
+        self.undelivered = undelivered
+        self.why = why
+
+    def __str__(self) -> str:
+        text = f"gave up after {self.attempts} attempt(s)"
+        if self.why:
+            text += f" ({self.why})"
+        if self.last_error is not None:
+            text += f": {self.last_error}"
+        if self.undelivered:
+            text += f"; {len(self.undelivered)} message(s) undelivered"
+        return text
+
+
+class SendBufferFull(HeartbeatError):
+    """The outgoing buffer already holds ``capacity`` messages while disconnected."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self.capacity = capacity
+
+    def __str__(self) -> str:
+        return f"send buffer full ({self.capacity} messages waiting for a connection)"
+
+
+class RemoteProtocolError(HeartbeatError):
+    """The peer sent a frame that breaks the protocol (bad JSON, unknown type...)."""
+
+
+class UsageError(HeartbeatError):
+    """The library was called in a way it does not support."""
+
+
+class ConnectionClosedError(UsageError):
+    """The managed connection was closed (left its ``async with`` or gave up)."""
