@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 import trio
 
+from ._delivery import DeliveryLedger
 from ._events import (
     Closed,
     Connected,
@@ -135,6 +136,11 @@ class ManagedWebSocket:
         self._terminal: BaseException | None = None
         self._closing = False
         self._supervisor_scope = trio.CancelScope()
+        hb = heartbeat
+        self._confirms_delivery = hb.uses_ping_frames or (
+            hb.interval is not None and hb.reply is not None
+        )
+        self._ledger: DeliveryLedger | None = None
         self._attempt_scope = trio.CancelScope()
         self._end_error: BaseException | None = None
         self._watch_scope: trio.CancelScope | None = None
@@ -195,16 +201,15 @@ class ManagedWebSocket:
         """
         return await self._inbox.get()
 
-    def __aiter__(self) -> AsyncIterator[Message]:
-        return self._iterate()
+    def __aiter__(self) -> ManagedWebSocket:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[Message]:
-        while True:
-            try:
-                message = await self.receive()
-            except ConnectionClosedError:
-                return
-            yield message
+    async def __anext__(self) -> Message:
+        """Iteration ends when the connection is closed; it raises if the policy gave up."""
+        try:
+            return await self.receive()
+        except ConnectionClosedError:
+            raise StopAsyncIteration from None
 
     async def drain(self) -> None:
         """Wait until every queued message was written to the socket."""
@@ -228,7 +233,11 @@ class ManagedWebSocket:
         bytes_in, bytes_out = self._bytes_in, self._bytes_out
         live = self._liveness
         if live is not None:
-            sent, answered, missed = sent + live.sent, answered + live.answered, missed + live.missed
+            sent, answered, missed = (
+                sent + live.sent,
+                answered + live.answered,
+                missed + live.missed,
+            )
             rtt_last = live.rtt_last if live.rtt_last is not None else rtt_last
             rtt_smoothed = live.rtt_smoothed if live.rtt_smoothed is not None else rtt_smoothed
         if self._link is not None:
@@ -278,9 +287,12 @@ class ManagedWebSocket:
             backoff.attempt_started(trio.current_time())
             error = await self._attempt(attempt)
             was_connected = self._connected_at is not None
+            unconfirmed = self._settle_unconfirmed()
             self._mark_down()
-            code, reason = (error.code, error.reason) if isinstance(error, ConnectionLost) else (None, "")
-            self._emit(Disconnected(error, code, reason, was_connected))
+            code, reason = (
+                (error.code, error.reason) if isinstance(error, ConnectionLost) else (None, "")
+            )
+            self._emit(Disconnected(error, code, reason, was_connected, unconfirmed))
             logger.info("link %s: %s", "lost" if was_connected else "attempt failed", error)
             decision = backoff.failed(trio.current_time(), error)
             if isinstance(decision, GiveUp):
@@ -296,6 +308,21 @@ class ManagedWebSocket:
             self._state = "waiting"
             self._emit(WaitingToReconnect(decision.delay, decision.attempt))
             await trio.sleep(decision.delay)
+
+    def _settle_unconfirmed(self) -> tuple[Message, ...]:
+        """Messages written on the lost link that the peer never confirmed.
+
+        With ``options.resend_unconfirmed`` they go back to the front of the
+        outbox (at-least-once); otherwise they are only reported.
+        """
+        ledger, self._ledger = self._ledger, None
+        if ledger is None:
+            return ()
+        unconfirmed = ledger.take_unconfirmed()
+        if unconfirmed and self._options.resend_unconfirmed:
+            for message in reversed(unconfirmed):
+                self._outbox.put_back(message)
+        return unconfirmed
 
     def _mark_down(self) -> None:
         if self._connected_at is not None:
@@ -362,6 +389,9 @@ class ManagedWebSocket:
     async def _run_link(self, link: Link, attempt: int) -> NoReturn:
         liveness = Liveness(self._heartbeat, connected_at=trio.current_time())
         self._liveness = liveness
+        self._ledger = (
+            DeliveryLedger(self._options.send_buffer_size) if self._confirms_delivery else None
+        )
         hb = self._heartbeat
         async with AsyncExitStack() as stack, trio.open_nursery() as tasks:
             guard = functools.partial(self._guard, tasks.cancel_scope)
@@ -423,6 +453,8 @@ class ManagedWebSocket:
             message = await link.receive()
             if reply is not None and message == reply:
                 liveness.observe_reply(trio.current_time())
+                if self._ledger is not None:
+                    self._ledger.reply()
                 continue
             if server_payload is not None and message == server_payload:
                 liveness.observe_heartbeat(trio.current_time())
@@ -451,9 +483,13 @@ class ManagedWebSocket:
             if hb.payload is None:
                 token = count.to_bytes(8, "big")
                 liveness.heartbeat_sent(now, token)
+                if self._ledger is not None:
+                    self._ledger.heartbeat_written(token)
                 tasks.start_soon(self._await_pong, link, liveness, token)
             else:
                 liveness.heartbeat_sent(now)
+                if self._ledger is not None and hb.reply is not None:
+                    self._ledger.heartbeat_written(count)
                 await link.send(hb.payload)
             if self._watch_scope is not None:
                 self._watch_scope.deadline = liveness.dead_deadline()
@@ -464,6 +500,8 @@ class ManagedWebSocket:
         with trio.move_on_after(window):
             await link.ping(token)
             liveness.observe_reply(trio.current_time(), token)
+            if self._ledger is not None:
+                self._ledger.reply(token)
 
     async def _watchdog(self, link: Link, liveness: Liveness) -> None:
         """Wait for the liveness deadline; abort the link if it really passed."""
@@ -485,8 +523,7 @@ class ManagedWebSocket:
                 if liveness.is_dead(now):
                     bound = liveness.dead_bound()
                     logger.warning("peer unresponsive for %g s: aborting the link", bound)
-                    await link.abort()
-                    raise PeerUnresponsive(bound)
+                    raise PeerUnresponsive(bound)  # the link is aborted on the way out
             self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
 
     async def _writer(self, link: Link) -> None:
@@ -513,6 +550,8 @@ class ManagedWebSocket:
                 outbox.put_back(message)
                 raise
             outbox.written()
+            if self._ledger is not None:
+                self._ledger.written(message)
             self._messages_out += 1
 
     # -- shutdown --------------------------------------------------------------

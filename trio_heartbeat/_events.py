@@ -38,13 +38,17 @@ class Disconnected:
 
     ``code``/``reason`` are the WebSocket close code and reason where one applies
     (1006: no close frame). ``was_connected`` tells a lost connection from a
-    failed attempt.
+    failed attempt. ``unconfirmed`` are the messages written on this link after
+    the last heartbeat reply, which the peer may never have read (re-sent when
+    ``ConnectionOptions.resend_unconfirmed`` is set; always empty for heartbeat
+    styles without replies, which cannot confirm anything).
     """
 
     cause: BaseException
     code: int | None
     reason: str
     was_connected: bool
+    unconfirmed: tuple[str | bytes, ...] = ()
 
 
 @attrs.frozen

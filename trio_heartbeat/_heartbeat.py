@@ -20,11 +20,13 @@ __all__ = ["Heartbeat"]
 
 Payload = str | bytes
 
+
 def _positive(inst: object, attr: attrs.Attribute[float | None], value: object) -> None:
     if value is None:
         return
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
         raise ValueError(f"{attr.name} must be a number > 0 or None, got {value!r}")
+
 
 _payload = v.optional(v.instance_of((str, bytes)))
 
@@ -115,7 +117,7 @@ class Heartbeat:
         timeout: float,
         reply: Payload | None = None,
     ) -> Heartbeat:
-        """An application heartbeat ``payload`` every ``interval`` s, optionally echoed as ``reply``."""
+        """Send ``payload`` every ``interval`` s; the peer may echo it as ``reply``."""
         return cls(interval=interval, payload=payload, reply=reply, reply_timeout=timeout)
 
     @classmethod
@@ -142,24 +144,26 @@ class Heartbeat:
         grace: float = 1.0,
         answer: Payload | None = b"\x01",
     ) -> Heartbeat:
-        """The server sends ``payload`` every ``interval`` s; answer it; dead after interval + grace."""
+        """Server sends ``payload`` every ``interval`` s; answer; dead after interval + grace."""
         return cls(server_payload=payload, server_answer=answer, silence_timeout=interval + grace)
 
     @classmethod
     def engineio(cls, ping_interval: float = 25.0, ping_timeout: float = 20.0) -> Heartbeat:
-        """Engine.IO v4: server ``2`` answered with ``3``; dead after ping_interval + ping_timeout."""
-        return cls(server_payload="2", server_answer="3", silence_timeout=ping_interval + ping_timeout)
+        """Engine.IO v4: server ``2``, answer ``3``; dead after ping_interval + ping_timeout."""
+        return cls(
+            server_payload="2", server_answer="3", silence_timeout=ping_interval + ping_timeout
+        )
 
     @classmethod
     def idle_probe(
         cls, payload: Payload = "ping", *, idle: float = 10.0, reply_timeout: float = 11.0
     ) -> Heartbeat:
-        """heartCheck: probe after ``idle`` s of inbound silence; dead if nothing within ``reply_timeout``."""
+        """heartCheck: probe after ``idle`` s of silence; dead if nothing in ``reply_timeout``."""
         return cls(interval=idle, payload=payload, idle_only=True, reply_timeout=reply_timeout)
 
     @classmethod
     def inbound_traffic(cls, silence_timeout: float) -> Heartbeat:
-        """No heartbeat is sent: any inbound traffic proves life; dead after ``silence_timeout`` s."""
+        """Send nothing: any inbound traffic proves life; dead after ``silence_timeout`` s."""
         return cls(silence_timeout=silence_timeout)
 
     @classmethod

@@ -121,8 +121,6 @@ class Liveness:
             self._last_life = at
         if self._unanswered_since is not None and at >= self._unanswered_since:
             self._unanswered_since = None
-            if self._hb.idle_only:
-                self._next_send = math.inf
         if self._hb.idle_only and self._unanswered_since is None:
             assert self._hb.interval is not None
             self._next_send = self._last_life + self._hb.interval
@@ -153,13 +151,13 @@ class Liveness:
 
     def dead_bound(self) -> float:
         """The timeout that ran out (seconds), for error messages."""
-        if self._hb.reply_timeout is not None and self._unanswered_since is not None:
-            if self._hb.silence_timeout is None or (
-                self._unanswered_since + self._hb.reply_timeout
-                <= self._last_life + self._hb.silence_timeout
-            ):
-                return self._hb.reply_timeout
-        return self._hb.silence_timeout or math.inf
+        hb, since = self._hb, self._unanswered_since
+        reply_deadline = math.inf
+        if hb.reply_timeout is not None and since is not None:
+            reply_deadline = since + hb.reply_timeout
+        if hb.silence_timeout is None or reply_deadline <= self._last_life + hb.silence_timeout:
+            return hb.reply_timeout or math.inf
+        return hb.silence_timeout
 
     def counts(self) -> HeartbeatCounts:
         """Heartbeats sent, answered and missed so far."""

@@ -26,7 +26,6 @@ def _pos(inst: object, attr: attrs.Attribute[float], value: object) -> None:
         raise ValueError(f"{attr.name} must be a number > 0, got {value!r}")
 
 
-
 @attrs.frozen(kw_only=True)
 class ConnectionOptions:
     """Buffers, limits and handshake details of a managed connection.
@@ -41,6 +40,10 @@ class ConnectionOptions:
       characters) close the connection with code 1009.
     - ``close_timeout``: seconds a graceful close may take before the socket is
       aborted.
+    - ``resend_unconfirmed``: when a link dies, re-send the messages written
+      after the last heartbeat reply (the peer may not have read them):
+      at-least-once delivery, so the peer may see duplicates. Off by default:
+      they are reported in the ``Disconnected`` state change instead.
     - ``send_rate``: at most this many application messages per second (None:
       unlimited), ``send_burst`` of them at once. Delays, never drops; never
       applies to heartbeats or to the on-connect step.
@@ -51,6 +54,7 @@ class ConnectionOptions:
     receive_buffer_size: int = attrs.field(default=1024, validator=_pos_int)
     max_message_size: int = attrs.field(default=1024 * 1024, validator=_pos_int)
     close_timeout: float = attrs.field(default=5.0, validator=_pos)
+    resend_unconfirmed: bool = attrs.field(default=False, validator=v.instance_of(bool))
     send_rate: float | None = attrs.field(default=None, validator=v.optional(_pos))
     send_burst: int = attrs.field(default=1, validator=_pos_int)
     subprotocols: tuple[str, ...] = attrs.field(

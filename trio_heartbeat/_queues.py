@@ -72,9 +72,13 @@ class Outbox:
             self._settled.unpark_all()
 
     def put_back(self, message: Message) -> None:
-        """The message last taken could not be written: it goes out first next time."""
+        """A message that was taken but may not have arrived: it goes out first next time.
+
+        May exceed ``capacity`` briefly: a returned message is never dropped.
+        """
         self.in_flight = False
         self.items.appendleft(message)
+        self._not_empty.unpark_all()
 
     async def wait_not_empty(self) -> None:
         """Return once there is a message to take."""

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 __all__ = ["TokenBucket"]
 
+# Float slack: a bucket 1e-12 short of a token counts as full, so that a caller
+# never spins on sleeps too short to move the clock.
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     """At most ``rate`` messages per second on average, ``burst`` at once.
@@ -28,11 +32,11 @@ class TokenBucket:
     def wait_time(self, now: float) -> float:
         """Seconds until one message may go out (0.0: now)."""
         self._refill(now)
-        if self._tokens >= 1.0:
+        if self._tokens >= 1.0 - _EPSILON:
             return 0.0
         return (1.0 - self._tokens) / self._rate
 
     def take(self, now: float) -> None:
         """Spend one message's token at ``now``."""
         self._refill(now)
-        self._tokens -= 1.0
+        self._tokens = max(self._tokens - 1.0, 0.0)

@@ -81,7 +81,6 @@ def _pos(inst: object, attr: attrs.Attribute[float], value: object) -> None:
         raise ValueError(f"{attr.name} must be a number > 0, got {value!r}")
 
 
-
 @attrs.frozen(kw_only=True)
 class ReconnectPolicy:
     """When and whether to reconnect. All durations in seconds.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import urlsplit
 
 import attrs
@@ -246,11 +246,8 @@ class Link:
     async def close(self, code: int, reason: str, timeout: float) -> None:
         """Close politely within ``timeout`` seconds, then abort regardless."""
         with trio.CancelScope(shield=True):
-            with trio.move_on_after(timeout), map_errors():
-                try:
-                    await self.ws.aclose(code, reason)
-                except ConnectionLost:
-                    pass
+            with trio.move_on_after(timeout), suppress(ConnectionLost), map_errors():
+                await self.ws.aclose(code, reason)
             await self.stream.abort()
 
     async def abort(self) -> None:

@@ -51,3 +51,15 @@ def test_token_bucket_burst() -> None:
         bucket.take(0.0)
     assert bucket.wait_time(0.0) == pytest.approx(0.5)
     assert bucket.wait_time(100.0) == 0.0
+
+
+def test_token_bucket_never_asks_for_a_sleep_too_short_to_move_the_clock() -> None:
+    bucket = TokenBucket(rate=10.0, burst=1, now=0.0)
+    now = 0.0
+    for _ in range(1000):  # 0.1 steps accumulate float error
+        wait = bucket.wait_time(now)
+        if wait:
+            assert now + wait > now
+            now += wait
+            assert bucket.wait_time(now) == 0.0
+        bucket.take(now)

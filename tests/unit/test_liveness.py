@@ -56,7 +56,7 @@ def test_rtt_longer_than_interval_is_measured() -> None:
     assert live.observe_reply(2.5, token=b"1") == pytest.approx(1.5)
     assert live.observe_reply(3.5, token=b"2") == pytest.approx(1.5)
     assert live.rtt_last == pytest.approx(1.5)
-    assert live.counts() .answered == 2
+    assert live.counts().answered == 2
 
 
 def test_one_pong_acknowledges_earlier_pings() -> None:
@@ -77,7 +77,7 @@ def test_missed_heartbeats_are_counted() -> None:
     live.expire(3.5)
     assert live.counts().missed == 1
     live.expire(10.0)
-    assert live.counts() .missed == 2
+    assert live.counts().missed == 2
 
 
 def test_late_wakeup_skips_instead_of_bursting() -> None:

@@ -74,9 +74,7 @@ def test_max_attempts() -> None:
 
 
 def test_max_total_time() -> None:
-    policy = ReconnectPolicy(
-        wait_initial=4.0, wait_max=4.0, full_jitter=False, max_total_time=10.0
-    )
+    policy = ReconnectPolicy(wait_initial=4.0, wait_max=4.0, full_jitter=False, max_total_time=10.0)
     backoff = Backoff(policy, random.Random(0))
     backoff.attempt_started(0.0)
     assert backoff.failed(0.0, ConnectTimeout(1.0)) == ReconnectAfter(4.0, 2)
