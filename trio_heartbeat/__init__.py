@@ -4,6 +4,7 @@ Heartbeats, a liveness deadline, and reconnect with backoff, run as sibling
 tasks in a nursery. See :func:`open_managed_websocket`.
 """
 
+from ._codec import Codec, CodecFactory, PlainCodec
 from ._connection import LiveLink, ManagedWebSocket, OnConnect, open_managed_websocket
 from ._events import (
     Closed,
@@ -32,6 +33,7 @@ from .errors import (
     ReconnectGaveUp,
     RemoteProtocolError,
     SendBufferFull,
+    SessionEnded,
     UsageError,
 )
 
@@ -41,6 +43,8 @@ __all__ = [
     "Backoff",
     "CloseAction",
     "Closed",
+    "Codec",
+    "CodecFactory",
     "ConnectError",
     "ConnectTimeout",
     "Connected",
@@ -61,12 +65,14 @@ __all__ = [
     "MessagesDropped",
     "OnConnect",
     "Overflow",
+    "PlainCodec",
     "PeerUnresponsive",
     "ReconnectAfter",
     "ReconnectGaveUp",
     "ReconnectPolicy",
     "RemoteProtocolError",
     "SendBufferFull",
+    "SessionEnded",
     "StateChange",
     "UsageError",
     "WaitingToReconnect",

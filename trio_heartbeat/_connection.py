@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 import trio
 
+from ._codec import Codec, CodecFactory
 from ._delivery import DeliveryLedger
 from ._events import (
     Closed,
@@ -49,6 +50,7 @@ from .errors import (
     ConnectionLost,
     PeerUnresponsive,
     ReconnectGaveUp,
+    RemoteProtocolError,
     UsageError,
 )
 
@@ -108,6 +110,7 @@ class ManagedWebSocket:
         on_connect: OnConnect | None,
         dial: Dial | None,
         rng: random.Random | None,
+        codec: CodecFactory | None = None,
     ) -> None:
         for name, value, kind in (
             ("heartbeat", heartbeat, Heartbeat),
@@ -118,6 +121,10 @@ class ManagedWebSocket:
                 raise UsageError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
         if on_connect is not None and not callable(on_connect):
             raise UsageError("on_connect must be callable")
+        if codec is not None and not callable(codec):
+            raise UsageError("codec must be a factory: a callable returning a Codec")
+        self._codec_factory = codec
+        self._codec: Codec | None = None
         self.url = url
         self._target = parse_url(url)
         self._heartbeat = heartbeat
@@ -151,6 +158,7 @@ class ManagedWebSocket:
         self._rtt: tuple[float | None, float | None] = (None, None)
         self._messages_in = 0
         self._messages_out = 0
+        self._protocol_errors = 0
         self._bytes_in = 0
         self._bytes_out = 0
 
@@ -262,6 +270,7 @@ class ManagedWebSocket:
             bytes_in=bytes_in,
             bytes_out=bytes_out,
             messages_dropped=self._outbox.dropped,
+            protocol_errors=self._protocol_errors,
             send_buffered=len(self._outbox),
         )
 
@@ -320,8 +329,7 @@ class ManagedWebSocket:
             return ()
         unconfirmed = ledger.take_unconfirmed()
         if unconfirmed and self._options.resend_unconfirmed:
-            for message in reversed(unconfirmed):
-                self._outbox.put_back(message)
+            self._outbox.put_back(*unconfirmed)
         return unconfirmed
 
     def _mark_down(self) -> None:
@@ -389,6 +397,7 @@ class ManagedWebSocket:
     async def _run_link(self, link: Link, attempt: int) -> NoReturn:
         liveness = Liveness(self._heartbeat, connected_at=trio.current_time())
         self._liveness = liveness
+        self._codec = self._codec_factory() if self._codec_factory is not None else None
         self._ledger = (
             DeliveryLedger(self._options.send_buffer_size) if self._confirms_delivery else None
         )
@@ -461,8 +470,20 @@ class ManagedWebSocket:
                 if answer is not None:
                     await link.send(answer)
                 continue
-            self._messages_in += 1
-            await inbox.put(message)
+            codec = self._codec
+            if codec is None:
+                self._messages_in += 1
+                await inbox.put(message)
+                continue
+            try:
+                decoded = list(codec.decode(message))
+            except RemoteProtocolError:
+                self._protocol_errors += 1
+                logger.warning("protocol error from the peer: ending the link")
+                raise
+            for item in decoded:
+                self._messages_in += 1
+                await inbox.put(item)
 
     async def _heartbeats(self, link: Link, liveness: Liveness, tasks: trio.Nursery) -> None:
         """Send a client heartbeat whenever the liveness machine says one is due."""
@@ -543,16 +564,23 @@ class ManagedWebSocket:
                     await trio.sleep(wait)
                     continue
                 bucket.take(trio.current_time())
-            message = outbox.take()
+            codec = self._codec
+            if codec is None:
+                batch: tuple[Message, ...] = (outbox.take(),)
+                frame = batch[0]
+            else:
+                batch = outbox.take_batch(self._options.send_batch_size)
+                frame = codec.encode(batch)
             try:
-                await link.send(message)
+                await link.send(frame)
             except BaseException:
-                outbox.put_back(message)
+                outbox.put_back(*batch)
                 raise
             outbox.written()
             if self._ledger is not None:
-                self._ledger.written(message)
-            self._messages_out += 1
+                for message in batch:
+                    self._ledger.written(message)
+            self._messages_out += len(batch)
 
     # -- shutdown --------------------------------------------------------------
 
@@ -604,6 +632,7 @@ async def open_managed_websocket(
     on_connect: OnConnect | None = None,
     dial: Dial | None = None,
     rng: random.Random | None = None,
+    codec: CodecFactory | None = None,
 ) -> AsyncIterator[ManagedWebSocket]:
     """Open a self-healing WebSocket connection to ``url`` for the block's duration.
 
@@ -616,6 +645,8 @@ async def open_managed_websocket(
     - ``dial``: opens the byte stream (default TCP/TLS to the URL); the test kit
       passes in-memory streams here.
     - ``rng``: the random source for jitter (seed it in tests).
+    - ``codec``: a factory of per-link :class:`Codec` objects for protocols that
+      frame messages (SockJS arrays...); default: none.
 
     The block is entered at once, without waiting for the first connection
     (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
@@ -630,6 +661,7 @@ async def open_managed_websocket(
         on_connect=on_connect,
         dial=dial,
         rng=rng,
+        codec=codec,
     )
     try:
         async with trio.open_nursery() as nursery:

@@ -110,4 +110,5 @@ class ConnectionStatistics:
     bytes_in: int
     bytes_out: int
     messages_dropped: int
+    protocol_errors: int
     send_buffered: int

@@ -44,6 +44,8 @@ class ConnectionOptions:
       after the last heartbeat reply (the peer may not have read them):
       at-least-once delivery, so the peer may see duplicates. Off by default:
       they are reported in the ``Disconnected`` state change instead.
+    - ``send_batch_size``: with a codec that batches (SockJS arrays), up to this
+      many queued messages go out as one WebSocket message, order kept.
     - ``send_rate``: at most this many application messages per second (None:
       unlimited), ``send_burst`` of them at once. Delays, never drops; never
       applies to heartbeats or to the on-connect step.
@@ -55,6 +57,7 @@ class ConnectionOptions:
     max_message_size: int = attrs.field(default=1024 * 1024, validator=_pos_int)
     close_timeout: float = attrs.field(default=5.0, validator=_pos)
     resend_unconfirmed: bool = attrs.field(default=False, validator=v.instance_of(bool))
+    send_batch_size: int = attrs.field(default=1, validator=_pos_int)
     send_rate: float | None = attrs.field(default=None, validator=v.optional(_pos))
     send_burst: int = attrs.field(default=1, validator=_pos_int)
     subprotocols: tuple[str, ...] = attrs.field(

@@ -71,13 +71,21 @@ class Outbox:
         if not self.items:
             self._settled.unpark_all()
 
-    def put_back(self, message: Message) -> None:
-        """A message that was taken but may not have arrived: it goes out first next time.
+    def take_batch(self, limit: int) -> tuple[Message, ...]:
+        """Remove and return up to ``limit`` of the oldest messages (at least one)."""
+        self.in_flight = True
+        count = min(limit, len(self.items))
+        batch = tuple(self.items.popleft() for _ in range(count))
+        self._space.unpark_all()
+        return batch
 
-        May exceed ``capacity`` briefly: a returned message is never dropped.
+    def put_back(self, *messages: Message) -> None:
+        """Messages taken but perhaps not delivered: they go out first next time, in order.
+
+        May exceed ``capacity``: a returned message is never dropped.
         """
         self.in_flight = False
-        self.items.appendleft(message)
+        self.items.extendleft(reversed(messages))
         self._not_empty.unpark_all()
 
     async def wait_not_empty(self) -> None:

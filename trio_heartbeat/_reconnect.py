@@ -21,6 +21,7 @@ from .errors import (
     ConnectionLost,
     HandshakeRejected,
     PeerUnresponsive,
+    SessionEnded,
 )
 
 __all__ = ["Backoff", "CloseAction", "GiveUp", "ReconnectAfter", "ReconnectPolicy"]
@@ -176,11 +177,13 @@ class ReconnectPolicy:
         """The action for the error that ended an attempt or a connection.
 
         Liveness timeouts, network errors, connect timeouts, protocol errors and
-        failures of the ``on_connect`` step are retried; close codes and HTTP
-        statuses follow the tables.
+        failures of the ``on_connect`` step are retried; a ``SessionEnded`` is
+        not; close codes and HTTP statuses follow the tables.
         """
         if isinstance(error, PeerUnresponsive):
             return CloseAction.RETRY
+        if isinstance(error, SessionEnded):
+            return CloseAction.STOP
         if isinstance(error, ConnectionLost):
             return self.action_for_close(error.code)
         if isinstance(error, HandshakeRejected):

@@ -7,7 +7,8 @@ Every public call raises at most one of these (never a bare ExceptionGroup)::
     │   ├── ConnectTimeout           TCP/TLS/HTTP upgrade did not finish in time
     │   └── HandshakeRejected        the server answered the upgrade with an HTTP status
     ├── ConnectionLost               an open connection ended (close code and reason)
-    │   └── PeerUnresponsive         the liveness deadline passed with no sign of life
+    │   ├── PeerUnresponsive         the liveness deadline passed with no sign of life
+    │   └── SessionEnded             the server ended the session on purpose (not retried)
     ├── ReconnectGaveUp              the reconnect policy stopped retrying
     ├── SendBufferFull               send() while the outgoing buffer is full
     ├── RemoteProtocolError          the peer sent something we cannot parse (its fault)
@@ -31,6 +32,7 @@ __all__ = [
     "ReconnectGaveUp",
     "RemoteProtocolError",
     "SendBufferFull",
+    "SessionEnded",
     "UsageError",
 ]
 
@@ -96,6 +98,13 @@ class PeerUnresponsive(ConnectionLost):
         self.args = (bound, what)
         self.bound = bound
         self.what = what
+
+
+class SessionEnded(ConnectionLost):
+    """The server ended the session on purpose (e.g. a Socket.IO disconnect packet).
+
+    The reconnect policy does not retry it: reconnecting would defy the server.
+    """
 
 
 class ReconnectGaveUp(HeartbeatError):
