@@ -29,6 +29,7 @@ class ClientEnd(enum.Enum):
     SEND_FAILED = "a send to it failed or stalled"
     OVERFLOW = "too many unread messages"
     SERVER_STOPPING = "server stopping"
+    CANCELLED = "serving it was cancelled"
 
 
 @attrs.frozen(kw_only=True)

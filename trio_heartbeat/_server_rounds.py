@@ -32,14 +32,16 @@ class RoundResult:
 
     ``number`` counts rounds from 1, ``at`` is the round's time, ``terminate``
     lists the clients that did not answer since the previous round (they are
-    already forgotten by the tracker) and ``probe`` the clients to send a
-    heartbeat to now. Both tuples are in connection order.
+    already forgotten by the tracker; ``final`` holds their last liveness, in
+    the same order) and ``probe`` the clients to send a heartbeat to now. Both
+    id tuples are in connection order.
     """
 
     number: int
     at: float
     probe: tuple[int, ...]
     terminate: tuple[int, ...]
+    final: tuple[ClientLiveness, ...] = ()
 
 
 @attrs.frozen
@@ -141,14 +143,16 @@ class IsAliveRounds:
         """
         self._rounds += 1
         terminate = tuple(cid for cid, state in self._clients.items() if not state.alive)
+        final = tuple(self.liveness(cid) for cid in terminate)
         for cid in terminate:
             del self._clients[cid]
         for state in self._clients.values():
             state.alive = False
             state.probe_round = self._rounds
             state.probe_at = now
+        probe = tuple(self._clients)
         return RoundResult(
-            number=self._rounds, at=now, probe=tuple(self._clients), terminate=terminate
+            number=self._rounds, at=now, probe=probe, terminate=terminate, final=final
         )
 
     def liveness(self, client_id: int) -> ClientLiveness:
