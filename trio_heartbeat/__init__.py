@@ -4,6 +4,8 @@ Heartbeats, a liveness deadline, and reconnect with backoff, run as sibling
 tasks in a nursery. See :func:`open_managed_websocket`.
 """
 
+import logging as _logging
+
 from ._codec import Codec, CodecFactory, PlainCodec
 from ._connection import LiveLink, ManagedWebSocket, OnConnect, open_managed_websocket
 from ._events import (
@@ -38,6 +40,9 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+# Library convention: silent unless the application configures logging.
+_logging.getLogger("trio_heartbeat").addHandler(_logging.NullHandler())
 
 __all__ = [
     "Backoff",

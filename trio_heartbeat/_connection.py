@@ -544,7 +544,8 @@ class ManagedWebSocket:
                 if liveness.is_dead(now):
                     bound = liveness.dead_bound()
                     logger.warning("peer unresponsive for %g s: aborting the link", bound)
-                    raise PeerUnresponsive(bound)  # the link is aborted on the way out
+                    what = "inbound traffic" if self._heartbeat.any_traffic_proves_life else "heartbeat"
+                    raise PeerUnresponsive(bound, what)  # the link is aborted on the way out
             self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
 
     async def _writer(self, link: Link) -> None:

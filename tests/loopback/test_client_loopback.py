@@ -116,7 +116,9 @@ async def test_server_killed_and_restarted_on_same_port(echo_process: EchoProces
     policy = th.ReconnectPolicy(wait_initial=0.05, wait_max=0.2, min_uptime=0.5)
     with trio.fail_after(20):
         async with th.open_managed_websocket(
-            echo_process.url, heartbeat=th.Heartbeat.ping(interval=0.5, timeout=0.5), reconnect=policy
+            echo_process.url,
+            heartbeat=th.Heartbeat.ping(interval=0.5, timeout=0.5),
+            reconnect=policy,
         ) as ws:
             await ws.send("one")
             assert await ws.receive() == "one"

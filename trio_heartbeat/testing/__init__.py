@@ -1,0 +1,30 @@
+"""trio_heartbeat.testing: a fault-injecting test kit that other projects embed.
+
+- :class:`Faults`: one switchboard of faults (black hole, latency, dropped
+  heartbeats, close/drop/abort, refused or rejected handshakes, trickle),
+  usable mid-test and schedulable at (virtual) times.
+- :func:`open_memory_network`: in-memory connections to a stream handler, with
+  the faults applied; exact under trio's autojump clock. Its ``dial`` plugs into
+  ``open_managed_websocket(dial=...)``.
+- :func:`open_fault_proxy` / :func:`serve_fault_proxy`: the same faults on real
+  loopback sockets, as a TCP proxy in front of any server.
+- A pytest plugin (:mod:`trio_heartbeat.testing.pytest_plugin`, registered
+  through the ``pytest11`` entry point) with fixtures built on these.
+"""
+
+from ._faults import ConnectionStats, Direction, FaultStatistics, FaultStep, Faults
+from ._memory import MemoryNetwork, open_memory_network
+from ._proxy import FaultProxy, open_fault_proxy, serve_fault_proxy
+
+__all__ = [
+    "ConnectionStats",
+    "Direction",
+    "FaultProxy",
+    "FaultStatistics",
+    "FaultStep",
+    "Faults",
+    "MemoryNetwork",
+    "open_fault_proxy",
+    "open_memory_network",
+    "serve_fault_proxy",
+]
