@@ -12,7 +12,7 @@
   through the ``pytest11`` entry point) with fixtures built on these.
 """
 
-from ._faults import ConnectionStats, Direction, FaultStatistics, FaultStep, Faults
+from ._faults import ConnectionStats, Direction, Faults, FaultStatistics, FaultStep
 from ._memory import MemoryNetwork, open_memory_network
 from ._proxy import FaultProxy, open_fault_proxy, serve_fault_proxy
 
