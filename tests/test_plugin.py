@@ -1,0 +1,84 @@
+"""The pytest plugin's fixtures, used the way other projects would use them."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+import trio_heartbeat as th
+from trio_heartbeat.server import HeartbeatServer
+from trio_heartbeat.testing import Direction, FaultProxy, Faults, MemoryNetwork
+
+
+async def next_disconnect(ws: th.ManagedWebSocket) -> th.Disconnected:
+    async for event in ws.state_changes:
+        if isinstance(event, th.Disconnected):
+            return event
+    raise AssertionError("no disconnect")
+
+
+async def test_memory_client_detects_black_hole_at_exact_time(
+    memory_client: th.ManagedWebSocket,
+    heartbeat_faults: Faults,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    await memory_client.send("hi")
+    assert await memory_client.receive() == "hi"
+    start = trio.current_time()
+    heartbeat_faults.black_hole()
+    lost = await next_disconnect(memory_client)
+    assert isinstance(lost.cause, th.PeerUnresponsive)
+    # the next ping is at most 1 s away, then 1 s to wait for its pong
+    assert trio.current_time() - start <= 2.0
+    heartbeat_faults.heal()
+    await memory_client.wait_connected()
+    await memory_client.send("again")
+    assert await memory_client.receive() == "again"
+
+
+async def test_memory_network_counts_dropped_heartbeats(
+    memory_client: th.ManagedWebSocket,
+    memory_network: MemoryNetwork,
+    heartbeat_faults: Faults,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    heartbeat_faults.drop_heartbeats(Direction.TO_CLIENT)
+    await trio.sleep(0.5)
+    await memory_client.send("data still flows")
+    assert await memory_client.receive() == "data still flows"
+    await next_disconnect(memory_client)
+    assert heartbeat_faults.statistics().heartbeat_frames_dropped >= 1
+    assert len(memory_network.connections) == 1
+
+
+@pytest.mark.loopback
+async def test_managed_client_over_real_proxy(
+    managed_client: th.ManagedWebSocket,
+    fault_proxy: FaultProxy,
+    heartbeat_server: HeartbeatServer,
+    heartbeat_faults: Faults,
+) -> None:
+    with trio.fail_after(20):
+        await managed_client.send("over tcp")
+        assert await managed_client.receive() == "over tcp"
+        assert len(heartbeat_server.clients()) == 1
+        heartbeat_faults.abort()
+        lost = await next_disconnect(managed_client)
+        assert lost.code == 1006
+        await managed_client.wait_connected()
+        await managed_client.send("back")
+        assert await managed_client.receive() == "back"
+        assert len(fault_proxy.connections) == 2
+
+
+@pytest.fixture
+def client_heartbeat() -> th.Heartbeat:  # overriding the plugin's default, as users would
+    return th.Heartbeat.ping(interval=0.5, timeout=0.5)
+
+
+async def test_fixture_override_is_used(
+    memory_client: th.ManagedWebSocket, autojump_clock: trio.testing.MockClock
+) -> None:
+    await trio.sleep(2.1)
+    assert memory_client.statistics().heartbeats_sent == 4

@@ -1,0 +1,153 @@
+"""pytest fixtures of trio_heartbeat's test kit.
+
+Registered through the ``pytest11`` entry point, so installing trio_heartbeat
+makes them available in any project whose tests run under pytest-trio. Every
+fixture cleans up (servers stopped, sockets closed, tasks cancelled) whether
+the test passed or failed.
+
+Real sockets on 127.0.0.1 (real time; do not combine with ``autojump_clock``):
+
+- ``heartbeat_server``: a :class:`~trio_heartbeat.server.HeartbeatServer` on an
+  ephemeral port whose handler echoes every application message.
+- ``fault_proxy``: a :class:`FaultProxy` in front of ``heartbeat_server``,
+  obeying the ``heartbeat_faults`` switchboard.
+- ``managed_client``: a connected managed WebSocket through ``fault_proxy``.
+
+In memory (exact under ``autojump_clock``):
+
+- ``memory_network``: a :class:`MemoryNetwork` whose server side is the same
+  echoing heartbeat server, obeying ``heartbeat_faults``.
+- ``memory_client``: a connected managed WebSocket over ``memory_network``.
+
+Override ``client_heartbeat``, ``client_reconnect_policy`` or
+``server_heartbeat`` in your ``conftest.py`` to change the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import trio
+
+from .._connection import ManagedWebSocket, open_managed_websocket
+from .._heartbeat import Heartbeat
+from .._reconnect import ReconnectPolicy
+from ..server import HeartbeatServer, ServerClient, ServerHeartbeat, open_heartbeat_server
+from ._faults import Faults
+from ._memory import MemoryNetwork, open_memory_network
+from ._proxy import FaultProxy, open_fault_proxy
+
+__all__ = [
+    "client_heartbeat",
+    "client_reconnect_policy",
+    "echo_handler",
+    "fault_proxy",
+    "heartbeat_faults",
+    "heartbeat_server",
+    "managed_client",
+    "memory_client",
+    "memory_network",
+    "server_heartbeat",
+]
+
+# A test that never connects must fail, not hang.
+CONNECT_BOUND = 30.0
+
+
+async def echo_handler(client: ServerClient) -> None:
+    """The fixtures' server handler: send every application message back."""
+    async for message in client:
+        await client.send(message)
+
+
+@pytest.fixture
+def client_heartbeat() -> Heartbeat:
+    """The managed clients' heartbeat: ping every 1 s, dead 1 s after an unanswered ping."""
+    return Heartbeat.ping(interval=1.0, timeout=1.0)
+
+
+@pytest.fixture
+def client_reconnect_policy() -> ReconnectPolicy:
+    """The managed clients' policy: quick retries (0.1 s to 1 s), forever."""
+    return ReconnectPolicy(wait_initial=0.1, wait_max=1.0, connect_timeout=2.0, min_uptime=1.0)
+
+
+@pytest.fixture
+def server_heartbeat() -> ServerHeartbeat:
+    """The server's heartbeat: a ping round every 5 s."""
+    return ServerHeartbeat.ping(interval=5.0)
+
+
+@pytest.fixture
+def heartbeat_faults() -> Faults:
+    """A fresh fault switchboard shared by ``fault_proxy`` and ``memory_network``."""
+    return Faults()
+
+
+@pytest.fixture
+async def heartbeat_server(server_heartbeat: ServerHeartbeat) -> AsyncIterator[HeartbeatServer]:
+    """An echoing heartbeat server on 127.0.0.1 (``server.port``)."""
+    async with open_heartbeat_server(
+        echo_handler, "127.0.0.1", 0, heartbeat=server_heartbeat, close_timeout=1.0
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+async def fault_proxy(
+    heartbeat_server: HeartbeatServer, heartbeat_faults: Faults
+) -> AsyncIterator[FaultProxy]:
+    """A fault proxy on 127.0.0.1 in front of ``heartbeat_server``."""
+    assert heartbeat_server.port is not None
+    async with open_fault_proxy(
+        "127.0.0.1", heartbeat_server.port, faults=heartbeat_faults
+    ) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+async def managed_client(
+    fault_proxy: FaultProxy,
+    client_heartbeat: Heartbeat,
+    client_reconnect_policy: ReconnectPolicy,
+) -> AsyncIterator[ManagedWebSocket]:
+    """A managed WebSocket connected through ``fault_proxy`` (already connected)."""
+    async with open_managed_websocket(
+        f"ws://127.0.0.1:{fault_proxy.port}/",
+        heartbeat=client_heartbeat,
+        reconnect=client_reconnect_policy,
+    ) as ws:
+        with trio.fail_after(CONNECT_BOUND):
+            await ws.wait_connected()
+        yield ws
+
+
+@pytest.fixture
+async def memory_network(
+    heartbeat_faults: Faults, server_heartbeat: ServerHeartbeat
+) -> AsyncIterator[MemoryNetwork]:
+    """An in-memory network to an echoing heartbeat server (no sockets)."""
+    async with (
+        open_heartbeat_server(echo_handler, heartbeat=server_heartbeat) as server,
+        open_memory_network(server.handle_stream, faults=heartbeat_faults) as network,
+    ):
+        yield network
+
+
+@pytest.fixture
+async def memory_client(
+    memory_network: MemoryNetwork,
+    client_heartbeat: Heartbeat,
+    client_reconnect_policy: ReconnectPolicy,
+) -> AsyncIterator[ManagedWebSocket]:
+    """A managed WebSocket over ``memory_network`` (already connected)."""
+    async with open_managed_websocket(
+        "ws://memory.test/",
+        heartbeat=client_heartbeat,
+        reconnect=client_reconnect_policy,
+        dial=memory_network.dial,
+    ) as ws:
+        with trio.fail_after(CONNECT_BOUND):
+            await ws.wait_connected()
+        yield ws
