@@ -1,0 +1,502 @@
+"""The fault switchboard shared by the in-memory network and the loopback proxy.
+
+A :class:`Faults` object holds the faults in force. Every relay that was given
+the switchboard consults it for each unit of the byte stream it reads (the HTTP
+head, then each WebSocket frame), so a fault switched on mid-test applies at once
+to every current connection and to every later one. Fault methods never block:
+call them from a test body, a task, or a :class:`FaultStep` run by
+:meth:`Faults.run_script`. They must be called from inside ``trio.run`` (they read
+``trio.current_time()``).
+
+Granularity: faults that drop bytes (black holes, dropped heartbeats) drop whole
+units. Whether a unit is delivered is decided when its first byte is read, so a
+frame that was already partly delivered when a black hole starts is completed,
+and a frame whose head was swallowed is swallowed to its end even if the fault is
+healed meanwhile. The WebSocket stream therefore stays well-formed across
+``black_hole()`` / ``heal()``: the peer sees messages go missing, never garbage.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Literal
+
+import attrs
+import trio
+
+from trio_heartbeat.errors import UsageError
+
+from ._frames import OPCODE_PING, OPCODE_PONG, Piece
+
+if TYPE_CHECKING:
+    from ._relay import Link
+
+__all__ = [
+    "ConnectionStats",
+    "Direction",
+    "FaultStatistics",
+    "FaultStep",
+    "Faults",
+]
+
+
+class Direction(enum.Flag):
+    """Which way bytes flow through the relay. ``BOTH`` is both directions."""
+
+    TO_SERVER = enum.auto()
+    TO_CLIENT = enum.auto()
+    BOTH = TO_SERVER | TO_CLIENT
+
+
+_DIRECTIONS = (Direction.TO_SERVER, Direction.TO_CLIENT)
+_NONE = Direction(0)
+
+Admission = Literal["relayed", "refused", "rejected", "closed_after_handshake"]
+Ending = Literal["eof", "error", "closed", "dropped", "aborted", "refused", "rejected", "cancelled"]
+UnitFate = Literal["deliver", "black_hole", "heartbeat"]
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionStats:
+    """A snapshot of one relayed connection.
+
+    ``admission`` is what the switchboard decided when the connection arrived;
+    ``ending`` says how it ended (``None`` while open): ``"eof"`` both sides shut
+    down normally, ``"error"`` a side broke, ``"closed"``/``"dropped"``/``"aborted"``
+    the matching fault, ``"refused"``/``"rejected"`` a handshake fault,
+    ``"cancelled"`` the owning network or proxy stopped. Byte counts are bytes
+    written to each side; ``*_black_holed`` bytes swallowed by a black hole and
+    ``heartbeats_dropped_*`` ping/pong frames dropped. ``handshake_completed`` is
+    True once the server's whole HTTP response reached the client, and
+    ``close_frame_sent`` once the relay injected a close frame. Times are
+    ``trio.current_time()`` values.
+    """
+
+    id: int
+    admission: Admission
+    is_open: bool
+    ending: Ending | None
+    opened_at: float
+    closed_at: float | None
+    bytes_to_server: int
+    bytes_to_client: int
+    bytes_black_holed_to_server: int
+    bytes_black_holed_to_client: int
+    heartbeats_dropped_to_server: int
+    heartbeats_dropped_to_client: int
+    handshake_completed: bool
+    close_frame_sent: bool
+    upstream_error: str | None
+
+
+@attrs.frozen(kw_only=True)
+class FaultStatistics:
+    """A snapshot of the switchboard: the faults in force and what they did.
+
+    ``black_holed`` / ``heartbeats_dropped`` are the directions with that fault on
+    (``Direction(0)`` for none); latencies are seconds, trickle rates bytes per
+    second (``None`` = unlimited). ``handshake_fault`` is ``"refuse"``,
+    ``"reject"``, ``"close_after_handshake"`` or ``None``; ``handshake_fault_remaining``
+    the connections it still applies to and ``handshake_fault_deadline`` when it
+    lapses (``None`` = until healed). Counters are totals since creation.
+    """
+
+    black_holed: Direction
+    heartbeats_dropped: Direction
+    latency_to_server: float
+    latency_to_client: float
+    trickle_to_server: int | None
+    trickle_to_client: int | None
+    handshake_fault: Literal["refuse", "reject", "close_after_handshake"] | None
+    handshake_fault_remaining: int | None
+    handshake_fault_deadline: float | None
+    connections_total: int
+    connections_open: int
+    bytes_black_holed: int
+    heartbeat_frames_dropped: int
+    refused: int
+    rejected: int
+    closed_after_handshake: int
+    close_frames_injected: int
+    dropped: int
+    aborted: int
+
+
+def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if not value >= 0:
+        raise UsageError(f"{attr.name} must be >= 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class FaultStep:
+    """One step of a fault script: at ``at`` seconds after the script starts, call
+    ``action(faults)``, e.g. ``FaultStep(at=5.0, action=Faults.heal)`` or
+    ``FaultStep(at=2.0, action=lambda f: f.black_hole(Direction.TO_CLIENT))``."""
+
+    at: float = attrs.field(validator=_non_negative)
+    action: Callable[[Faults], object]
+
+
+@attrs.frozen(kw_only=True)
+class _Kill:
+    kind: Literal["close", "drop", "abort"]
+    code: int = 1006
+    reason: str = ""
+    grace_delay: float = 0.0
+
+
+@attrs.define
+class _HandshakeRule:
+    kind: Literal["refuse", "reject", "close_after_handshake"]
+    status: int
+    retry_after: int | None
+    remaining: int | None
+    deadline: float | None
+
+
+@attrs.frozen
+class _Verdict:
+    admission: Admission
+    status: int = 0
+    retry_after: int | None = None
+
+
+@attrs.define
+class _DirectionState:
+    black_hole: bool = False
+    latency: float = 0.0
+    drop_heartbeats: bool = False
+    trickle: int | None = None
+
+
+# Close codes an endpoint may put on the wire (RFC 6455 7.4 and the IANA registry).
+def _check_close_code(code: int) -> None:
+    if not (1000 <= code <= 1014 and code not in (1004, 1005, 1006)) and not 3000 <= code <= 4999:
+        raise UsageError(f"close code {code} may not be sent on the wire")
+
+
+def _check_limits(count: int | None, duration: float | None) -> None:
+    if count is not None and count < 1:
+        raise UsageError(f"count must be >= 1, got {count}")
+    if duration is not None and not duration > 0:
+        raise UsageError(f"duration must be > 0 seconds, got {duration!r}")
+
+
+class Faults:
+    """Switchboard of faults for every connection relayed through it.
+
+    Create one, hand it to :func:`open_memory_network` or :func:`serve_fault_proxy`
+    (several networks or proxies may share it), then switch faults on and off from
+    the test. :meth:`statistics` and :attr:`connections` show the state and what
+    the faults did.
+    """
+
+    def __init__(self) -> None:
+        self._dirs = {d: _DirectionState() for d in _DIRECTIONS}
+        self._rule: _HandshakeRule | None = None
+        self._links: list[Link] = []
+        self._next_id = 0
+        self._changed = trio.Event()
+        self._bytes_black_holed = 0
+        self._heartbeats_dropped = 0
+        self._refused = 0
+        self._rejected = 0
+        self._closed_after_handshake = 0
+        self._close_frames = 0
+        self._dropped = 0
+        self._aborted = 0
+
+    # ----------------------------------------------------------- byte faults
+
+    def black_hole(self, direction: Direction = Direction.BOTH) -> None:
+        """Swallow every unit read in ``direction`` from now on (until healed).
+
+        The sockets stay open and nothing is sent to the other side: the
+        half-open case. Swallowed bytes are counted and never delivered later;
+        an end of stream read while black-holed is swallowed too.
+        """
+        for d in self._split(direction):
+            self._dirs[d].black_hole = True
+        self._notify()
+
+    def set_latency(self, delay: float, direction: Direction = Direction.BOTH) -> None:
+        """Deliver each chunk read in ``direction`` ``delay`` seconds after it was
+        read (0 restores no added latency). Order is kept; bytes already queued
+        keep the delivery time computed when they were read."""
+        if not delay >= 0:
+            raise UsageError(f"delay must be >= 0 seconds, got {delay!r}")
+        for d in self._split(direction):
+            self._dirs[d].latency = delay
+        self._notify()
+
+    def trickle(self, bytes_per_second: int, direction: Direction = Direction.BOTH) -> None:
+        """Deliver at most ``bytes_per_second`` in ``direction``.
+
+        The relay writes slices of at most ``max(1, bytes_per_second // 10)``
+        bytes and, after a slice of ``n`` bytes, writes nothing more in that
+        direction for ``n / bytes_per_second`` seconds. Applies to bytes written
+        from now on, including bytes already queued.
+        """
+        if bytes_per_second < 1:
+            raise UsageError(f"bytes_per_second must be >= 1, got {bytes_per_second}")
+        for d in self._split(direction):
+            self._dirs[d].trickle = bytes_per_second
+        self._notify()
+
+    def drop_heartbeats(self, direction: Direction = Direction.BOTH) -> None:
+        """Drop RFC 6455 Ping (0x9) and Pong (0xA) frames in ``direction``; data
+        and close frames still pass.
+
+        ``Direction.TO_CLIENT`` makes the server look like it stops answering the
+        client's pings (its pongs vanish); ``Direction.TO_SERVER`` drops the
+        client's pings before the server sees them. Frames are recognised only
+        after the HTTP head of that direction.
+        """
+        for d in self._split(direction):
+            self._dirs[d].drop_heartbeats = True
+        self._notify()
+
+    # ------------------------------------------------ actions on open links
+
+    def close(self, code: int = 1000, reason: str = "", *, grace_delay: float = 0.5) -> None:
+        """End every open connection with a WebSocket close frame.
+
+        The relay stops relaying, sends the client an unmasked close frame with
+        ``code`` and ``reason`` and closes the server side at once (the server sees
+        the TCP connection end without a close frame). It then reads and discards
+        what the client sends (its closing reply) for up to ``grace_delay``
+        seconds or until the client shuts down, and closes the client side. When
+        the frame cannot be injected cleanly (the client has not had the whole
+        handshake yet, or a frame is half-written to it) the
+        connection is dropped without a frame (``close_frame_sent`` stays False).
+        Raises :class:`UsageError` for a code that may not be sent or a reason
+        over 123 bytes.
+        """
+        _check_close_code(code)
+        if len(reason.encode("utf-8")) > 123:
+            raise UsageError("close reason must be at most 123 bytes of UTF-8")
+        if not grace_delay >= 0:
+            raise UsageError(f"grace_delay must be >= 0 seconds, got {grace_delay!r}")
+        self._kill_open(_Kill(kind="close", code=code, reason=reason, grace_delay=grace_delay))
+
+    def drop(self) -> None:
+        """Close both TCP sides of every open connection at once, no close frame."""
+        self._kill_open(_Kill(kind="drop"))
+
+    def abort(self) -> None:
+        """Reset every open connection: real sockets are closed with SO_LINGER
+        {1, 0} (the peer reads ECONNRESET, trio's ``BrokenResourceError``); in
+        memory both user-side streams raise ``BrokenResourceError`` from then on."""
+        self._kill_open(_Kill(kind="abort"))
+
+    # ------------------------------------------------- new-connection faults
+
+    def refuse_handshakes(self, *, count: int | None = None, duration: float | None = None) -> None:
+        """Close new connections at once, without contacting the server.
+
+        Applies to the next ``count`` connections and/or for ``duration`` seconds
+        from now, whichever ends first (both ``None``: until healed). Replaces any
+        other handshake fault.
+        """
+        self._set_rule("refuse", 0, None, count, duration)
+
+    def reject_handshakes(
+        self,
+        status: int = 503,
+        *,
+        retry_after: int | None = None,
+        count: int | None = None,
+        duration: float | None = None,
+    ) -> None:
+        """Answer new connections' HTTP upgrade with ``status`` ourselves.
+
+        The relay reads the client's request head, replies e.g.
+        ``HTTP/1.1 503 Service Unavailable\\r\\nRetry-After: 5\\r\\nContent-Length:
+        0\\r\\n\\r\\n`` (``retry_after`` in whole seconds, header left out when
+        ``None``) and closes; the server is never contacted. ``count``/``duration``
+        as for :meth:`refuse_handshakes`.
+        """
+        if not 200 <= status <= 599 or status == 101:
+            raise UsageError(f"status must be an HTTP status 200..599, got {status}")
+        if retry_after is not None and retry_after < 0:
+            raise UsageError(f"retry_after must be >= 0, got {retry_after}")
+        self._set_rule("reject", status, retry_after, count, duration)
+
+    def close_after_handshake(
+        self, *, count: int | None = None, duration: float | None = None
+    ) -> None:
+        """Let new connections complete the handshake, then drop them.
+
+        Bytes are relayed until the server's whole HTTP response (the 101) was
+        written to the client; then both sides are closed without a close frame.
+        ``count``/``duration`` as for :meth:`refuse_handshakes`.
+        """
+        self._set_rule("close_after_handshake", 0, None, count, duration)
+
+    # ------------------------------------------------------------ the rest
+
+    def heal(self) -> None:
+        """Clear every fault in force: black holes, latency, trickle, dropped
+        heartbeats and handshake faults. Counters and connections are kept."""
+        for d in _DIRECTIONS:
+            self._dirs[d] = _DirectionState()
+        self._rule = None
+        self._notify()
+
+    async def run_script(self, steps: Iterable[FaultStep]) -> None:
+        """Apply each step's action at ``at`` seconds after this call, in order of
+        ``at`` (ties in the given order), then return. Run it in a nursery:
+        ``nursery.start_soon(faults.run_script, [FaultStep(at=5.0, action=...)])``.
+        Exact under trio's ``MockClock``."""
+        start = trio.current_time()
+        for step in sorted(steps, key=lambda s: s.at):
+            await trio.sleep_until(start + step.at)
+            step.action(self)
+
+    async def wait_until(self, predicate: Callable[[Faults], bool]) -> None:
+        """Return once ``predicate(self)`` is true; it is re-checked whenever a
+        fault changes or a relay moves bytes or opens or closes a connection."""
+        while not predicate(self):
+            await self._changed.wait()
+
+    @property
+    def connections(self) -> tuple[ConnectionStats, ...]:
+        """Snapshots of every connection relayed through this switchboard, oldest
+        first, open and closed."""
+        return tuple(link.snapshot() for link in self._links)
+
+    def statistics(self) -> FaultStatistics:
+        """A snapshot of the faults in force and the counters."""
+        now = trio.current_time()
+        rule = self._current_rule(now)
+        to_server, to_client = self._dirs[Direction.TO_SERVER], self._dirs[Direction.TO_CLIENT]
+        return FaultStatistics(
+            black_holed=self._flags(lambda s: s.black_hole),
+            heartbeats_dropped=self._flags(lambda s: s.drop_heartbeats),
+            latency_to_server=to_server.latency,
+            latency_to_client=to_client.latency,
+            trickle_to_server=to_server.trickle,
+            trickle_to_client=to_client.trickle,
+            handshake_fault=rule.kind if rule else None,
+            handshake_fault_remaining=rule.remaining if rule else None,
+            handshake_fault_deadline=rule.deadline if rule else None,
+            connections_total=len(self._links),
+            connections_open=sum(1 for link in self._links if link.is_open),
+            bytes_black_holed=self._bytes_black_holed,
+            heartbeat_frames_dropped=self._heartbeats_dropped,
+            refused=self._refused,
+            rejected=self._rejected,
+            closed_after_handshake=self._closed_after_handshake,
+            close_frames_injected=self._close_frames,
+            dropped=self._dropped,
+            aborted=self._aborted,
+        )
+
+    # --------------------------------------------- used by the relay (private)
+
+    def _register(self, link: Link) -> int:
+        self._links.append(link)
+        self._next_id += 1
+        self._notify()
+        return self._next_id
+
+    def _admit(self) -> _Verdict:
+        """Decide the fate of a connection that just arrived (consumes a count)."""
+        rule = self._current_rule(trio.current_time())
+        if rule is None:
+            return _Verdict("relayed")
+        if rule.remaining is not None:
+            rule.remaining -= 1
+            if rule.remaining == 0:
+                self._rule = None
+        self._notify()
+        if rule.kind == "refuse":
+            self._refused += 1
+            return _Verdict("refused")
+        if rule.kind == "reject":
+            self._rejected += 1
+            return _Verdict("rejected", rule.status, rule.retry_after)
+        self._closed_after_handshake += 1
+        return _Verdict("closed_after_handshake")
+
+    def _unit_fate(self, direction: Direction, piece: Piece) -> UnitFate:
+        state = self._dirs[direction]
+        if state.black_hole:
+            return "black_hole"
+        if (
+            state.drop_heartbeats
+            and piece.header is not None
+            and piece.header.opcode in (OPCODE_PING, OPCODE_PONG)
+        ):
+            return "heartbeat"
+        return "deliver"
+
+    def _eof_swallowed(self, direction: Direction) -> bool:
+        return self._dirs[direction].black_hole
+
+    def _latency(self, direction: Direction) -> float:
+        return self._dirs[direction].latency
+
+    def _trickle(self, direction: Direction) -> int | None:
+        return self._dirs[direction].trickle
+
+    def _count_dropped(self, fate: UnitFate, nbytes: int, new_unit: bool) -> None:
+        if fate == "black_hole":
+            self._bytes_black_holed += nbytes
+        elif new_unit:
+            self._heartbeats_dropped += 1
+        self._notify()
+
+    def _count_kill(self, kind: Literal["close_frame", "drop", "abort"]) -> None:
+        if kind == "close_frame":
+            self._close_frames += 1
+        elif kind == "drop":
+            self._dropped += 1
+        else:
+            self._aborted += 1
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    # --------------------------------------------------------------- helpers
+
+    def _kill_open(self, kill: _Kill) -> None:
+        for link in self._links:
+            if link.is_open:
+                link.request_kill(kill)
+        self._notify()
+
+    def _set_rule(
+        self,
+        kind: Literal["refuse", "reject", "close_after_handshake"],
+        status: int,
+        retry_after: int | None,
+        count: int | None,
+        duration: float | None,
+    ) -> None:
+        _check_limits(count, duration)
+        deadline = None if duration is None else trio.current_time() + duration
+        self._rule = _HandshakeRule(kind, status, retry_after, count, deadline)
+        self._notify()
+
+    def _current_rule(self, now: float) -> _HandshakeRule | None:
+        rule = self._rule
+        if rule is not None and rule.deadline is not None and now >= rule.deadline:
+            self._rule = rule = None
+        return rule
+
+    def _flags(self, test: Callable[[_DirectionState], bool]) -> Direction:
+        result = _NONE
+        for d in _DIRECTIONS:
+            if test(self._dirs[d]):
+                result |= d
+        return result
+
+    @staticmethod
+    def _split(direction: Direction) -> list[Direction]:
+        if not isinstance(direction, Direction):
+            raise UsageError(f"direction must be a Direction, got {direction!r}")
+        return [d for d in _DIRECTIONS if d in direction]
