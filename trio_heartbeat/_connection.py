@@ -544,8 +544,9 @@ class ManagedWebSocket:
                 if liveness.is_dead(now):
                     bound = liveness.dead_bound()
                     logger.warning("peer unresponsive for %g s: aborting the link", bound)
-                    what = "inbound traffic" if self._heartbeat.any_traffic_proves_life else "heartbeat"
-                    raise PeerUnresponsive(bound, what)  # the link is aborted on the way out
+                    proof = self._heartbeat.any_traffic_proves_life
+                    # The link is aborted on the way out (no polite close to a dead peer).
+                    raise PeerUnresponsive(bound, "inbound traffic" if proof else "heartbeat")
             self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
 
     async def _writer(self, link: Link) -> None:
@@ -571,7 +572,16 @@ class ManagedWebSocket:
                 frame = batch[0]
             else:
                 batch = outbox.take_batch(self._options.send_batch_size)
-                frame = codec.encode(batch)
+                try:
+                    frame = codec.encode(batch)
+                except Exception as exc:
+                    # A message the protocol cannot carry: dropped, counted and
+                    # reported, never retried in a loop, never a reason to reconnect.
+                    outbox.written()
+                    outbox.dropped += len(batch)
+                    self._emit(MessagesDropped(len(batch), f"codec could not encode: {exc}"))
+                    logger.exception("dropped %d message(s) the codec cannot encode", len(batch))
+                    continue
             try:
                 await link.send(frame)
             except BaseException:

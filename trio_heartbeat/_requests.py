@@ -13,26 +13,11 @@ from typing import Generic, TypeVar
 
 import trio
 
-from .errors import HeartbeatError
+from .errors import RequestTimeout
 
 __all__ = ["RequestTimeout", "Waiter", "Waiters"]
 
 T = TypeVar("T")
-
-
-class RequestTimeout(HeartbeatError):
-    """No answer to ``what`` (a request or an acknowledged event) within ``timeout`` seconds.
-
-    The connection may be fine: the request was abandoned, a late answer is ignored.
-    """
-
-    def __init__(self, what: str, timeout: float) -> None:
-        super().__init__(what, timeout)
-        self.what = what
-        self.timeout = timeout
-
-    def __str__(self) -> str:
-        return f"no answer to {self.what} within {self.timeout:g} s"
 
 
 class Waiter(Generic[T]):

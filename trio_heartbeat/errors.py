@@ -10,6 +10,7 @@ Every public call raises at most one of these (never a bare ExceptionGroup)::
     │   ├── PeerUnresponsive         the liveness deadline passed with no sign of life
     │   └── SessionEnded             the server ended the session on purpose (not retried)
     ├── ReconnectGaveUp              the reconnect policy stopped retrying
+    ├── RequestTimeout               a request/ack got no answer in time (link may be fine)
     ├── SendBufferFull               send() while the outgoing buffer is full
     ├── RemoteProtocolError          the peer sent something we cannot parse (its fault)
     └── UsageError                   the API was misused (our caller's fault)
@@ -31,6 +32,7 @@ __all__ = [
     "PeerUnresponsive",
     "ReconnectGaveUp",
     "RemoteProtocolError",
+    "RequestTimeout",
     "SendBufferFull",
     "SessionEnded",
     "UsageError",
@@ -137,6 +139,21 @@ class ReconnectGaveUp(HeartbeatError):
         if self.undelivered:
             text += f"; {len(self.undelivered)} message(s) undelivered"
         return text
+
+
+class RequestTimeout(HeartbeatError):
+    """No answer to ``what`` (a request or an acknowledged event) within ``timeout`` seconds.
+
+    The connection may be fine: the request was abandoned, a late answer is ignored.
+    """
+
+    def __init__(self, what: str, timeout: float) -> None:
+        super().__init__(what, timeout)
+        self.what = what
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return f"no answer to {self.what} within {self.timeout:g} s"
 
 
 class SendBufferFull(HeartbeatError):

@@ -88,7 +88,7 @@ async def test_engineio_echo_pongs_and_dead_after_bound(
         await trio.sleep(3.5)
         assert pongs == [1.0, 2.0, 3.0]
         srv.last.freeze()  # silent from 3.5: last ping at 3.0, dead at 5.0
-        await trio.sleep(2.0)
+        await trio.sleep(2.1)  # not 2.0: the redial happens at exactly t = 5.5
         assert srv.dial_times == [0.0, 5.5]
 
 

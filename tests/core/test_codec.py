@@ -110,3 +110,32 @@ async def test_session_ended_by_server_is_not_retried(
             await ws.receive()
     assert isinstance(info.value.last_error, th.SessionEnded)
     assert srv.dials == 1
+
+
+async def test_message_the_codec_cannot_encode_is_dropped_and_reported(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    frames: list[str | bytes] = []
+
+    async def server(ws: trio_websocket.WebSocketConnection) -> None:
+        while True:
+            frames.append(await ws.get_message())
+
+    class Picky(ArrayCodec):
+        def encode(self, messages: Sequence[str | bytes]) -> str | bytes:
+            if any(isinstance(m, bytes) for m in messages):
+                raise ValueError("text only")
+            return super().encode(messages)
+
+    srv = MemoryServer(nursery, server)
+    async with th.open_managed_websocket("ws://x/", codec=Picky, dial=srv.dial) as ws:
+        await ws.wait_connected()
+        await ws.send(b"\xff")
+        await ws.send("fine")
+        await ws.drain()
+        await trio.testing.wait_all_tasks_blocked()
+        stats = ws.statistics()
+        drops = [e for e in drain_events(ws) if isinstance(e, th.MessagesDropped)]
+    assert frames == ['["fine"]']
+    assert stats.messages_dropped == 1 and stats.connects == 1
+    assert len(drops) == 1 and "text only" in drops[0].reason
