@@ -28,9 +28,10 @@ async def test_leaving_the_block_leaves_no_task_behind(
             await ws.wait_connected()
             await trio.sleep(5.5)  # pings, pong waiters, watchdog all active
             assert living_tasks() > before + 3
+        assert ws.state == "closed"
+        await trio.testing.wait_all_tasks_blocked()
+        assert living_tasks() == before  # the client's tasks and the server's handler are gone
         nursery.cancel_scope.cancel()
-    # the client's tasks are gone the moment the block is left
-    assert ws.state == "closed"
 
 
 async def test_cancelling_the_surrounding_scope_tears_down_at_once(
