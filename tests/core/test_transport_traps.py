@@ -6,6 +6,8 @@ test_buffers.py.)
 
 from __future__ import annotations
 
+import contextlib
+
 import trio
 import trio.testing
 
@@ -22,29 +24,29 @@ async def _echo_stream(stream: trio.abc.Stream) -> None:
     async with trio.open_nursery() as nursery:
         request = await trio_websocket.wrap_server_stream(nursery, stream)
         ws = await request.accept()
-        try:
+        with contextlib.suppress(trio_websocket.ConnectionClosed):
             await echo(ws)
-        except trio_websocket.ConnectionClosed:
-            pass
         nursery.cancel_scope.cancel()
 
 
 async def test_pings_continue_after_lost_pongs(autojump_clock: trio.testing.MockClock) -> None:
     """A ping whose pong never came must not block the next one (unique payloads)."""
     faults = Faults()
-    async with open_memory_network(_echo_stream, faults=faults) as network:
-        async with th.open_managed_websocket(
+    async with (
+        open_memory_network(_echo_stream, faults=faults) as network,
+        th.open_managed_websocket(
             "ws://x/",
             heartbeat=th.Heartbeat.ping(interval=1.0, timeout=30.0),
             dial=network.dial,
-        ) as ws:
-            await ws.wait_connected()
-            faults.drop_heartbeats(Direction.TO_CLIENT)  # pongs vanish
-            await trio.sleep(5.5)
-            faults.heal()
-            await trio.sleep(2.0)
-            stats = ws.statistics()
-            assert ws.state == "connected"
+        ) as ws,
+    ):
+        await ws.wait_connected()
+        faults.drop_heartbeats(Direction.TO_CLIENT)  # pongs vanish
+        await trio.sleep(5.5)
+        faults.heal()
+        await trio.sleep(2.0)
+        stats = ws.statistics()
+        assert ws.state == "connected"
     assert stats.heartbeats_sent == 7  # one per second, none blocked by an unanswered one
     assert stats.heartbeats_answered == 7  # a later pong acknowledges the earlier pings too
 
