@@ -464,9 +464,11 @@ class ManagedWebSocket:
                 liveness.observe_reply(trio.current_time())
                 if self._ledger is not None:
                     self._ledger.reply()
+                self._rearm_watchdog(liveness)
                 continue
             if server_payload is not None and message == server_payload:
                 liveness.observe_heartbeat(trio.current_time())
+                self._rearm_watchdog(liveness)
                 if answer is not None:
                     await link.send(answer)
                 continue
@@ -512,8 +514,12 @@ class ManagedWebSocket:
                 if self._ledger is not None and hb.reply is not None:
                     self._ledger.heartbeat_written(count)
                 await link.send(hb.payload)
-            if self._watch_scope is not None:
-                self._watch_scope.deadline = liveness.dead_deadline()
+            self._rearm_watchdog(liveness)
+
+    def _rearm_watchdog(self, liveness: Liveness) -> None:
+        """Move the watchdog's deadline to the current one (cheap: no wake-up)."""
+        if self._watch_scope is not None:
+            self._watch_scope.deadline = liveness.dead_deadline()
 
     async def _await_pong(self, link: Link, liveness: Liveness, token: bytes) -> None:
         hb = self._heartbeat
@@ -523,6 +529,7 @@ class ManagedWebSocket:
             liveness.observe_reply(trio.current_time(), token)
             if self._ledger is not None:
                 self._ledger.reply(token)
+            self._rearm_watchdog(liveness)
 
     async def _watchdog(self, link: Link, liveness: Liveness) -> None:
         """Wait for the liveness deadline; abort the link if it really passed."""
@@ -531,11 +538,13 @@ class ManagedWebSocket:
             assert self._watch_scope is not None
             with self._watch_scope:
                 await trio.sleep_forever()
+            liveness.observe_traffic(stream.last_receive)
             if self._inbox.full:
                 # We stopped reading (the application is behind): the silence is ours.
                 await self._inbox.wait_not_full()
                 liveness.observe_heartbeat(trio.current_time())
-            else:
+            elif liveness.is_dead(trio.current_time()):
+                # Looks dead: first let bytes that already arrived be read.
                 for _ in range(_SETTLE_CHECKPOINTS):
                     await trio.lowlevel.checkpoint()
                 liveness.observe_traffic(stream.last_receive)
