@@ -54,7 +54,13 @@ from .errors import (
     UsageError,
 )
 
-__all__ = ["LiveLink", "ManagedWebSocket", "OnConnect", "open_managed_websocket"]
+__all__ = [
+    "LiveLink",
+    "ManagedWebSocket",
+    "OnConnect",
+    "open_managed_websocket",
+    "run_on_connect",
+]
 
 logger = logging.getLogger("trio_heartbeat")
 
@@ -66,6 +72,24 @@ context manager that stays entered while the link is up."""
 # Checkpoints the watchdog takes before declaring death, so that bytes which
 # already arrived (while the process was busy) are read first.
 _SETTLE_CHECKPOINTS = 3
+
+
+@asynccontextmanager
+async def run_on_connect(hook: OnConnect | None, link: LiveLink) -> AsyncIterator[None]:
+    """Run an on-connect ``hook`` of either shape and stay inside while the link lives.
+
+    An async function is awaited on entry; an async context manager is entered
+    on entry and exited when the ``async with`` ends (the link is lost).
+    Adapters use it to chain a user's hook after their own step.
+    """
+    result = hook(link) if hook is not None else None
+    if isinstance(result, AbstractAsyncContextManager):
+        async with result:
+            yield
+        return
+    if result is not None:
+        await result
+    yield
 
 
 class LiveLink:
@@ -430,11 +454,8 @@ class ManagedWebSocket:
             return
         self._inbox.set_hook_active(True)
         try:
-            result = self._on_connect(LiveLink(link, self._inbox, attempt))
-            if isinstance(result, AbstractAsyncContextManager):
-                await stack.enter_async_context(result)
-            else:
-                await result
+            live = LiveLink(link, self._inbox, attempt)
+            await stack.enter_async_context(run_on_connect(self._on_connect, live))
         finally:
             self._inbox.set_hook_active(False)
 

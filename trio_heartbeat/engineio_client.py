@@ -36,7 +36,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import trio
 
-from ._connection import LiveLink, ManagedWebSocket, OnConnect, open_managed_websocket
+from ._connection import (
+    LiveLink,
+    ManagedWebSocket,
+    OnConnect,
+    open_managed_websocket,
+    run_on_connect,
+)
 from ._heartbeat import Heartbeat
 from ._options import ConnectionOptions
 from ._reconnect import ReconnectPolicy
@@ -175,14 +181,8 @@ class EngineIOSession:
     @asynccontextmanager
     async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
         await self.wait_open()
-        result = self._then(link) if self._then is not None else None
-        if isinstance(result, AbstractAsyncContextManager):
-            async with result:
-                yield
-            return
-        if result is not None:
-            await result
-        yield
+        async with run_on_connect(self._then, link):
+            yield
 
     def on_connect(self, link: LiveLink) -> AbstractAsyncContextManager[None]:
         """Wait for the open packet, then run ``then(link)`` (async function or context)."""

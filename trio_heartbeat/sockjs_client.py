@@ -38,7 +38,13 @@ from urllib.parse import urlsplit, urlunsplit
 import trio
 
 from ._codec import CodecFactory
-from ._connection import LiveLink, ManagedWebSocket, OnConnect, open_managed_websocket
+from ._connection import (
+    LiveLink,
+    ManagedWebSocket,
+    OnConnect,
+    open_managed_websocket,
+    run_on_connect,
+)
 from ._heartbeat import Heartbeat
 from ._options import ConnectionOptions
 from ._reconnect import ReconnectPolicy
@@ -199,14 +205,8 @@ class SockJSSession:
     @asynccontextmanager
     async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
         await self.wait_open()
-        result = self._then(link) if self._then is not None else None
-        if isinstance(result, AbstractAsyncContextManager):
-            async with result:
-                yield
-            return
-        if result is not None:
-            await result
-        yield
+        async with run_on_connect(self._then, link):
+            yield
 
     def on_connect(self, link: LiveLink) -> AbstractAsyncContextManager[None]:
         """The on-connect step: wait for ``o``, then run ``then(link)`` (an async
