@@ -21,7 +21,7 @@ from ._events import (
 )
 from ._heartbeat import Heartbeat
 from ._liveness import Liveness
-from ._options import ConnectionOptions, Overflow
+from ._options import ConnectionOptions, Overflow, Transport
 from ._reconnect import Backoff, CloseAction, ReconnectAfter, ReconnectPolicy
 from ._reconnect import GiveUp as GiveUpDecision
 from .errors import (
@@ -81,6 +81,7 @@ __all__ = [
     "SendBufferFull",
     "SessionEnded",
     "StateChange",
+    "Transport",
     "UsageError",
     "WaitingToReconnect",
     "open_managed_websocket",

@@ -168,6 +168,8 @@ class ManagedWebSocket:
         self._closing = False
         self._supervisor_scope = trio.CancelScope()
         hb = heartbeat
+        self._reply_window = hb.reply_timeout or hb.interval or math.inf
+        self._direct_send_ok = codec is None and options.send_rate is None
         self._confirms_delivery = hb.uses_ping_frames or (
             hb.interval is not None and hb.reply is not None
         )
@@ -216,12 +218,52 @@ class ManagedWebSocket:
 
     async def send(self, message: Message) -> None:
         """Like :meth:`send_nowait`, but while the link is up and the buffer is
-        full, wait for room (back-pressure) instead of overflowing."""
+        full, wait for room (back-pressure) instead of overflowing.
+
+        While the link is up and nothing is queued, the message is written in
+        the caller's task (no hand-over to the writer task). If the caller is
+        cancelled in the middle of that write (possible only while the peer
+        is not reading), part of a frame may be on the wire: the link is then
+        aborted and the message goes out again after the reconnect.
+        """
         await trio.lowlevel.checkpoint_if_cancelled()
         while self._state == "connected" and self._outbox.full:
             await self._outbox.wait_not_full()
+        link = self._link
+        outbox = self._outbox
+        if (
+            self._direct_send_ok
+            and link is not None
+            and self._state == "connected"
+            and not outbox.items
+            and not outbox.in_flight
+            and isinstance(message, (str, bytes))
+        ):
+            await self._send_now(link, message)
+            return
         self.send_nowait(message)
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def _send_now(self, link: Link, message: Message) -> None:
+        outbox = self._outbox
+        outbox.in_flight = True
+        try:
+            await link.send(message)
+        except ConnectionLost:
+            outbox.put_back(message)  # goes out after the reconnect
+            return
+        except BaseException:
+            # Cancelled mid-write: part of the frame may be on the wire, so the
+            # link cannot be trusted any more. Drop it; the message goes out
+            # again after the reconnect.
+            outbox.put_back(message)
+            with trio.CancelScope(shield=True):
+                await link.abort()
+            raise
+        outbox.written()
+        if self._ledger is not None:
+            self._ledger.written(message)
+        self._messages_out += 1
 
     async def receive(self) -> Message:
         """The next application message, across reconnects.
@@ -422,6 +464,7 @@ class ManagedWebSocket:
         liveness = Liveness(self._heartbeat, connected_at=trio.current_time())
         self._liveness = liveness
         self._codec = self._codec_factory() if self._codec_factory is not None else None
+        link.on_pong = functools.partial(self._on_pong, liveness)
         self._ledger = (
             DeliveryLedger(self._options.send_buffer_size) if self._confirms_delivery else None
         )
@@ -430,7 +473,7 @@ class ManagedWebSocket:
             guard = functools.partial(self._guard, tasks.cancel_scope)
             tasks.start_soon(guard, self._pump, link, liveness)
             if hb.interval is not None:
-                tasks.start_soon(guard, self._heartbeats, link, liveness, tasks)
+                tasks.start_soon(guard, self._heartbeats, link, liveness)
             if hb.detects_death:
                 self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
                 tasks.start_soon(guard, self._watchdog, link, liveness)
@@ -508,7 +551,7 @@ class ManagedWebSocket:
                 self._messages_in += 1
                 await inbox.put(item)
 
-    async def _heartbeats(self, link: Link, liveness: Liveness, tasks: trio.Nursery) -> None:
+    async def _heartbeats(self, link: Link, liveness: Liveness) -> None:
         """Send a client heartbeat whenever the liveness machine says one is due."""
         hb = self._heartbeat
         interval = hb.interval
@@ -529,7 +572,7 @@ class ManagedWebSocket:
                 liveness.heartbeat_sent(now, token)
                 if self._ledger is not None:
                     self._ledger.heartbeat_written(token)
-                tasks.start_soon(self._await_pong, link, liveness, token)
+                await link.send_ping(token, self._reply_window)
             else:
                 liveness.heartbeat_sent(now)
                 if self._ledger is not None and hb.reply is not None:
@@ -542,15 +585,12 @@ class ManagedWebSocket:
         if self._watch_scope is not None:
             self._watch_scope.deadline = liveness.dead_deadline()
 
-    async def _await_pong(self, link: Link, liveness: Liveness, token: bytes) -> None:
-        hb = self._heartbeat
-        window = hb.reply_timeout or hb.interval or math.inf
-        with trio.move_on_after(window):
-            await link.ping(token)
-            liveness.observe_reply(trio.current_time(), token)
-            if self._ledger is not None:
-                self._ledger.reply(token)
-            self._rearm_watchdog(liveness)
+    def _on_pong(self, liveness: Liveness, token: bytes) -> None:
+        """A pong arrived (called by the link while receiving)."""
+        liveness.observe_reply(trio.current_time(), token)
+        if self._ledger is not None:
+            self._ledger.reply(token)
+        self._rearm_watchdog(liveness)
 
     async def _watchdog(self, link: Link, liveness: Liveness) -> None:
         """Wait for the liveness deadline; abort the link if it really passed."""

@@ -8,7 +8,7 @@ import ssl
 import attrs
 from attrs import validators as v
 
-__all__ = ["ConnectionOptions", "Overflow"]
+__all__ = ["ConnectionOptions", "Overflow", "Transport"]
 
 
 class Overflow(enum.Enum):
@@ -16,6 +16,13 @@ class Overflow(enum.Enum):
 
     RAISE = "raise"  #: raise SendBufferFull; nothing is dropped
     DROP_OLDEST = "drop_oldest"  #: drop the oldest buffered message, count it, emit MessagesDropped
+
+
+class Transport(enum.Enum):
+    """Which engine drives the WebSocket protocol of a link."""
+
+    DIRECT = "direct"  #: wsproto driven by the connection's own receiving task (fastest)
+    TRIO_WEBSOCKET = "trio-websocket"  #: trio-websocket, with its traps neutralised
 
 
 _pos_int = [v.instance_of(int), v.gt(0)]
@@ -46,6 +53,7 @@ class ConnectionOptions:
       they are reported in the ``Disconnected`` state change instead.
     - ``send_batch_size``: with a codec that batches (SockJS arrays), up to this
       many queued messages go out as one WebSocket message, order kept.
+    - ``transport``: the protocol engine (see :class:`Transport`).
     - ``send_rate``: at most this many application messages per second (None:
       unlimited), ``send_burst`` of them at once. Delays, never drops; never
       applies to heartbeats or to the on-connect step.
@@ -68,3 +76,4 @@ class ConnectionOptions:
         default=None, validator=v.optional(v.instance_of(ssl.SSLContext))
     )
     read_size: int = attrs.field(default=64 * 1024, validator=_pos_int)
+    transport: Transport = attrs.field(default=Transport.DIRECT, validator=v.instance_of(Transport))

@@ -119,8 +119,11 @@ def test_binary_heartbeat_terminates_the_deaf_and_watches_the_server(
     out = _output(runs, "binary_heartbeat")
     assert re.search(r"deaf +read b'\\x01', no answer", out)
     assert re.search(r"deaf +connection ended by the server", out)
-    assert "client 1 removed: did not answer the heartbeat" in out
-    assert "client 2 removed: closed by the client" in out  # the managed one, at its exit
+    # the deaf client is terminated, the managed one leaves on its own at its exit
+    # (which of the two connects first, and so gets id 1, varies)
+    deaf = re.search(r"client (\d) removed: did not answer the heartbeat", out)
+    managed = re.search(r"client (\d) removed: closed by the client", out)
+    assert deaf and managed and deaf[1] != managed[1]
     waited = float(re.search(r"no 0x01 for ([\d.]+) s: closed: PeerUnresponsive", out)[1])  # type: ignore[index]
     assert 0.7 <= waited <= 0.95
     assert "gave up on a silent server=True" in out

@@ -1,0 +1,247 @@
+"""The direct link: wsproto driven by the connection's own receiving task.
+
+trio-websocket runs a reader task per connection and hands each message over
+a memory channel; its pings need a waiting task each. Here the connection's
+receiving task drives wsproto itself: every message costs no extra task
+switch, pongs are reported through a callback (no task per ping), and control
+frames are answered while receiving. Used by default
+(``ConnectionOptions(transport=Transport.DIRECT)``); wsproto is the protocol
+engine trio-websocket itself uses, so this adds no dependency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Callable
+
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError
+from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
+
+from ._options import ConnectionOptions
+from ._transport_common import ObservedStream, Target, retry_after_seconds
+from .errors import ConnectError, ConnectionLost, HandshakeRejected, RemoteProtocolError
+
+__all__ = ["DirectLink", "direct_handshake"]
+
+Message = str | bytes
+
+
+class DirectLink:
+    """One open WebSocket connection driven by wsproto, no background task.
+
+    Only one task may call :meth:`receive` (the connection's pump); any task
+    may send. ``on_pong(payload)`` is called, from within :meth:`receive`, for
+    every pong that arrives.
+    """
+
+    def __init__(
+        self,
+        ws: WSConnection,
+        stream: ObservedStream,
+        subprotocol: str | None,
+        options: ConnectionOptions,
+    ) -> None:
+        self._ws = ws
+        self.stream = stream
+        self.subprotocol = subprotocol
+        self.on_pong: Callable[[bytes], None] | None = None
+        self._max_size = options.max_message_size
+        self._read_size = options.read_size
+        self._send_lock = trio.StrictFIFOLock()
+        self._ready: deque[Message] = deque()
+        self._parts: list[Message] = []
+        self._size = 0
+        self._closed: ConnectionLost | None = None
+        self._fed = True  # wsproto may hold bytes that came with the handshake
+
+    async def _send_event(self, event: Event) -> None:
+        try:
+            data = self._ws.send(event)
+        except LocalProtocolError:
+            raise self._closed or ConnectionLost(1006, "connection no longer open") from None
+        async with self._send_lock:
+            try:
+                await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self._closed = self._closed or ConnectionLost(1006, f"stream closed: {exc}")
+                raise self._closed from None
+
+    async def send(self, message: Message) -> None:
+        """Send one message; :class:`ConnectionLost` if the link is gone."""
+        if self._closed is not None:
+            raise self._closed
+        if isinstance(message, str):
+            await self._send_event(TextMessage(data=message))
+        else:
+            await self._send_event(BytesMessage(data=message))
+
+    async def send_ping(self, payload: bytes, wait_at_most: float) -> None:
+        """Send a ping; its pong is reported to ``on_pong`` (``wait_at_most`` unused)."""
+        if self._closed is not None:
+            raise self._closed
+        await self._send_event(Ping(payload=payload))
+
+    async def receive(self) -> Message:
+        """The next message; :class:`ConnectionLost` when the link ends.
+
+        Pings are answered and pongs reported on the way. A message over
+        ``max_message_size`` closes the link with 1009; a broken frame with
+        1002 (:class:`RemoteProtocolError`).
+        """
+        while True:
+            if self._ready:
+                return self._ready.popleft()
+            if self._closed is not None:
+                raise self._closed
+            if self._fed:
+                self._fed = False
+                await self._process_events()
+                if self._ready or self._closed is not None:
+                    continue
+            data = await self._read()
+            if not data:
+                self._closed = ConnectionLost(1006, "connection closed without a close frame")
+                continue
+            self._ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
+            self._fed = True
+
+    async def _read(self) -> bytes | bytearray:
+        try:
+            return await self.stream.receive_some(self._read_size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._closed = ConnectionLost(1006, f"stream closed: {exc}")
+            raise self._closed from None
+
+    async def _process_events(self) -> None:
+        try:
+            for event in self._ws.events():
+                if isinstance(event, (TextMessage, BytesMessage)):
+                    await self._on_data(event)
+                elif isinstance(event, Ping):
+                    await self._send_event(event.response())
+                elif isinstance(event, Pong):
+                    if self.on_pong is not None:
+                        self.on_pong(bytes(event.payload))
+                elif isinstance(event, CloseConnection):
+                    await self._on_close(event)
+                    return
+        except WsRemoteProtocolError as exc:
+            if exc.event_hint is not None and self._ws.state is ConnectionState.OPEN:
+                with contextlib.suppress(ConnectionLost):
+                    await self._send_event(exc.event_hint)
+            self._closed = ConnectionLost(1002, f"protocol error: {exc}")
+            raise RemoteProtocolError(f"broken WebSocket frame from the peer: {exc}") from None
+
+    async def _on_data(self, event: TextMessage | BytesMessage) -> None:
+        data: Message = event.data if isinstance(event.data, str | bytes) else bytes(event.data)
+        self._size += len(data)
+        if self._size > self._max_size:
+            reason = f"message exceeds {self._max_size} bytes"
+            self._parts.clear()
+            self._size = 0
+            if self._ws.state is ConnectionState.OPEN:
+                with contextlib.suppress(ConnectionLost):
+                    await self._send_event(CloseConnection(code=1009, reason=reason))
+            self._closed = ConnectionLost(1009, reason)
+            return
+        if event.message_finished and not self._parts:
+            self._ready.append(data)
+        else:
+            self._parts.append(data)
+            if event.message_finished:
+                joined: Message
+                if isinstance(event, TextMessage):
+                    joined = "".join(self._parts)  # type: ignore[arg-type]
+                else:
+                    joined = b"".join(self._parts)  # type: ignore[arg-type]
+                self._parts.clear()
+                self._ready.append(joined)
+        if event.message_finished:
+            self._size = 0
+
+    async def _on_close(self, event: CloseConnection) -> None:
+        if self._ws.state is ConnectionState.REMOTE_CLOSING:
+            with contextlib.suppress(ConnectionLost):
+                await self._send_event(event.response())
+        self._closed = ConnectionLost(event.code, event.reason or "")
+
+    async def close(self, code: int, reason: str, timeout: float) -> None:
+        """Close politely within ``timeout`` seconds (wait for the peer's close), then abort."""
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(timeout):
+                if self._closed is None and self._ws.state is ConnectionState.OPEN:
+                    try:
+                        await self._send_event(CloseConnection(code=code, reason=reason or None))
+                        while self._closed is None:
+                            for event in self._ws.events():
+                                if isinstance(event, CloseConnection):
+                                    self._closed = ConnectionLost(event.code, event.reason or "")
+                            if self._closed is None:
+                                data = await self._read()
+                                if not data:
+                                    break
+                                self._ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
+                    except (ConnectionLost, WsRemoteProtocolError):
+                        pass
+            await self.stream.abort()
+
+    async def abort(self) -> None:
+        """Drop the link at once (no close frame): for dead peers."""
+        self._closed = self._closed or ConnectionLost(1006, "aborted")
+        await self.stream.abort()
+
+
+async def direct_handshake(
+    stream: ObservedStream, target: Target, options: ConnectionOptions
+) -> DirectLink:
+    """Run the HTTP upgrade on ``stream`` (unbounded: the caller bounds it).
+
+    Raises :class:`HandshakeRejected` for an HTTP status, :class:`ConnectError`
+    when the stream ends or the answer is not a WebSocket upgrade.
+    """
+    ws = WSConnection(ConnectionType.CLIENT)
+    request = Request(
+        host=target.host_header,
+        target=target.resource,
+        subprotocols=list(options.subprotocols),
+        extra_headers=[(k.encode(), v.encode()) for k, v in options.extra_headers],
+    )
+    await stream.send_all(ws.send(request))
+    status: int | None = None
+    headers: list[tuple[bytes, bytes]] = []
+    while True:
+        try:
+            for event in ws.events():
+                if isinstance(event, AcceptConnection):
+                    return DirectLink(ws, stream, event.subprotocol, options)
+                if isinstance(event, RejectConnection):
+                    status, headers = event.status_code, list(event.headers)
+                    if not event.has_body:
+                        raise HandshakeRejected(status, retry_after_seconds(headers))
+                elif isinstance(event, RejectData) and event.body_finished:
+                    assert status is not None
+                    raise HandshakeRejected(status, retry_after_seconds(headers))
+        except WsRemoteProtocolError as exc:
+            raise ConnectError(f"not a WebSocket upgrade response: {exc}") from None
+        data = await stream.receive_some(options.read_size)
+        if not data:
+            if status is not None:
+                raise HandshakeRejected(status, retry_after_seconds(headers))
+            raise ConnectError("connection closed during the opening handshake")
+        ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine

@@ -1,0 +1,143 @@
+"""What every transport shares: URLs, dialing, the observed byte stream.
+
+``ObservedStream`` records when bytes last arrived (``last_receive``), so that
+liveness sees a large message arriving slowly, not only complete messages,
+and it can be aborted at once (a dead peer is never politely awaited).
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+import attrs
+import trio
+
+from .errors import ConnectError, UsageError
+
+__all__ = ["Dial", "ObservedStream", "Target", "parse_url", "retry_after_seconds", "tcp_dialer"]
+
+Dial = Callable[[], Awaitable[trio.abc.Stream]]
+"""Opens the byte stream to the server (TCP, TLS, or an in-memory test stream)."""
+
+
+@attrs.frozen
+class Target:
+    """A parsed ``ws://`` / ``wss://`` URL."""
+
+    secure: bool
+    host: str
+    port: int
+    resource: str
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.secure else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+
+def parse_url(url: str) -> Target:
+    """Parse a WebSocket URL; raise :class:`UsageError` if it is not one."""
+    if not isinstance(url, str):
+        raise UsageError(f"url must be a str, got {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise UsageError(f"url must start with ws:// or wss://, got {url!r}")
+    if not parts.hostname:
+        raise UsageError(f"url has no host: {url!r}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"url has a bad port: {url!r}") from exc
+    secure = parts.scheme == "wss"
+    resource = parts.path or "/"
+    if parts.query:
+        resource += "?" + parts.query
+    return Target(secure, parts.hostname, port or (443 if secure else 80), resource)
+
+
+class ObservedStream(trio.abc.Stream):
+    """A stream that records when bytes last arrived and counts bytes each way.
+
+    ``last_receive`` is a ``trio.current_time()`` reading; ``closed_event`` is
+    set once the stream hits end-of-file, breaks, or is closed.
+    """
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.last_receive = trio.current_time()
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.closed_event = trio.Event()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await self.inner.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.closed_event.set()
+            raise
+        self.bytes_out += len(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        try:
+            data = await self.inner.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.closed_event.set()
+            raise
+        if data:
+            self.last_receive = trio.current_time()
+            self.bytes_in += len(data)
+        else:
+            self.closed_event.set()
+        return data
+
+    async def aclose(self) -> None:
+        self.closed_event.set()
+        await self.inner.aclose()
+
+    async def abort(self) -> None:
+        """Close at once, without any goodbye (a dead peer will not answer one)."""
+        self.closed_event.set()
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(self.inner)
+
+
+def retry_after_seconds(headers: Iterable[tuple[bytes, bytes]] | None) -> float | None:
+    """The Retry-After header in seconds (None if absent or an HTTP-date)."""
+    if not headers:
+        return None
+    for name, value in headers:
+        if bytes(name).lower() == b"retry-after":
+            try:
+                seconds = float(bytes(value).decode("ascii").strip())
+            except (UnicodeDecodeError, ValueError):
+                return None  # an HTTP-date: not honoured, the policy's delay applies
+            return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return None
+
+
+def tcp_dialer(target: Target, ssl_context: ssl.SSLContext | None) -> Dial:
+    """The default dialer: TCP, plus TLS for ``wss://``."""
+
+    async def dial() -> trio.abc.Stream:
+        try:
+            tcp = await trio.open_tcp_stream(target.host, target.port)
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
+        if not target.secure:
+            return tcp
+        context = ssl_context or ssl.create_default_context()
+        tls = trio.SSLStream(tcp, context, server_hostname=target.host, https_compatible=True)
+        try:
+            await tls.do_handshake()
+        except trio.BrokenResourceError as exc:
+            await trio.aclose_forcefully(tcp)
+            raise ConnectError(f"TLS handshake with {target.host} failed: {exc}") from exc
+        return tls
+
+    return dial
