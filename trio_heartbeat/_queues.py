@@ -121,6 +121,7 @@ class Inbox:
         self._readable = trio.lowlevel.ParkingLot()
         self._writable = trio.lowlevel.ParkingLot()
         self._unblocked = trio.lowlevel.ParkingLot()
+        self._low_water = capacity // 2
         self.hook_active = False
         self.closed_with: BaseException | None = None
 
@@ -140,8 +141,10 @@ class Inbox:
 
     def _pop(self) -> Message:
         message = self.items.popleft()
-        if self._writable:
-            self._writable.unpark()
+        # Wake a blocked writer only at the low-water mark: it then refills in
+        # one go, instead of the two tasks taking turns for every message.
+        if self._writable and len(self.items) <= self._low_water:
+            self._writable.unpark_all()
             self._unblocked.unpark_all()
         return message
 
