@@ -124,6 +124,49 @@ class ManagedWebSocket:
     trio; use it from tasks of one trio run.
     """
 
+    __slots__ = (
+        "_attempt_scope",
+        "_backoff",
+        "_bucket",
+        "_bytes_in",
+        "_bytes_out",
+        "_closing",
+        "_codec",
+        "_codec_factory",
+        "_confirms_delivery",
+        "_connected",
+        "_connected_at",
+        "_connects",
+        "_dial",
+        "_direct_send_ok",
+        "_end_error",
+        "_events_in",
+        "_events_out",
+        "_hb_totals",
+        "_heartbeat",
+        "_inbox",
+        "_ledger",
+        "_link",
+        "_liveness",
+        "_messages_in",
+        "_messages_out",
+        "_on_connect",
+        "_options",
+        "_outbox",
+        "_policy",
+        "_protocol_errors",
+        "_reply_window",
+        "_rtt",
+        "_start_writer",
+        "_state",
+        "_supervisor_scope",
+        "_target",
+        "_terminal",
+        "_watch_scope",
+        "_writer_running",
+        "url",
+    )
+
     def __init__(
         self,
         url: str,
@@ -156,7 +199,7 @@ class ManagedWebSocket:
         self._options = options
         self._on_connect = on_connect
         self._dial = dial or tcp_dialer(self._target, options.ssl_context)
-        self._backoff = Backoff(reconnect, rng or random.Random())
+        self._backoff = Backoff(reconnect, rng)
         self._outbox = Outbox(options.send_buffer_size, options.overflow)
         self._inbox = Inbox(options.receive_buffer_size)
         self._events_in, self._events_out = trio.open_memory_channel[StateChange](math.inf)
@@ -177,6 +220,9 @@ class ManagedWebSocket:
         self._attempt_scope = trio.CancelScope()
         self._end_error: BaseException | None = None
         self._watch_scope: trio.CancelScope | None = None
+        self._start_writer: Callable[[], None] | None = None
+        self._writer_running = False
+        self._bucket: TokenBucket | None = None
         self._liveness: Liveness | None = None
         # Counters over all links.
         self._connects = 0
@@ -215,6 +261,18 @@ class ManagedWebSocket:
         if self._outbox.put(message):
             self._emit(MessagesDropped(1, "send buffer full (drop_oldest)"))
             logger.warning("send buffer full: dropped the oldest message")
+        self._ensure_writer()
+
+    def _ensure_writer(self) -> None:
+        """Start the writer task if the link is up, work is queued and none runs.
+
+        The writer exits when the outbox is empty, so an idle connection holds
+        no writer task (memory per connection matters at 10,000 of them).
+        """
+        start = self._start_writer
+        if start is not None and not self._writer_running and self._outbox.items:
+            self._writer_running = True
+            start()
 
     async def send(self, message: Message) -> None:
         """Like :meth:`send_nowait`, but while the link is up and the buffer is
@@ -464,10 +522,23 @@ class ManagedWebSocket:
         liveness = Liveness(self._heartbeat, connected_at=trio.current_time())
         self._liveness = liveness
         self._codec = self._codec_factory() if self._codec_factory is not None else None
+        rate = self._options.send_rate
+        self._bucket = (
+            None
+            if rate is None
+            else TokenBucket(rate, self._options.send_burst, now=trio.current_time())
+        )
         link.on_pong = functools.partial(self._on_pong, liveness)
         self._ledger = (
             DeliveryLedger(self._options.send_buffer_size) if self._confirms_delivery else None
         )
+        try:
+            await self._run_link_tasks(link, liveness, attempt)
+        finally:
+            self._start_writer = None
+        raise self._end_error or ConnectionLost(1006, "link ended")
+
+    async def _run_link_tasks(self, link: Link, liveness: Liveness, attempt: int) -> None:
         hb = self._heartbeat
         async with AsyncExitStack() as stack, trio.open_nursery() as tasks:
             guard = functools.partial(self._guard, tasks.cancel_scope)
@@ -482,7 +553,8 @@ class ManagedWebSocket:
             except Exception as exc:
                 self._record_end(exc, tasks.cancel_scope)
             else:
-                tasks.start_soon(guard, self._writer, link)
+                self._start_writer = functools.partial(tasks.start_soon, guard, self._writer, link)
+                self._ensure_writer()
                 self._connects += 1
                 self._connected_at = trio.current_time()
                 self._backoff.connected(self._connected_at)
@@ -490,7 +562,6 @@ class ManagedWebSocket:
                 self._connected.set()
                 self._emit(Connected(attempt, link.subprotocol))
                 logger.info("connected to %s (attempt %d)", self._target.host, attempt)
-        raise self._end_error or ConnectionLost(1006, "link ended")
 
     async def _run_on_connect(self, link: Link, attempt: int, stack: AsyncExitStack) -> None:
         if self._on_connect is None:
@@ -513,6 +584,7 @@ class ManagedWebSocket:
     def _record_end(self, exc: BaseException, scope: trio.CancelScope) -> None:
         if self._end_error is None:
             self._end_error = translate_error(exc)
+        self._start_writer = None
         scope.cancel()
 
     # -- the tasks of one link -------------------------------------------------
@@ -621,15 +693,15 @@ class ManagedWebSocket:
 
     async def _writer(self, link: Link) -> None:
         """Write buffered application messages in order, at the configured pace."""
+        bucket = self._bucket
+        try:
+            await self._write_queued(link, bucket)
+        finally:
+            self._writer_running = False
+
+    async def _write_queued(self, link: Link, bucket: TokenBucket | None) -> None:
         outbox = self._outbox
-        rate = self._options.send_rate
-        bucket = (
-            None
-            if rate is None
-            else TokenBucket(rate, self._options.send_burst, now=trio.current_time())
-        )
-        while True:
-            await outbox.wait_not_empty()
+        while outbox.items:
             if bucket is not None:
                 wait = bucket.wait_time(trio.current_time())
                 if wait > 0:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import trio
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -52,7 +52,7 @@ class DirectLink:
 
     def __init__(
         self,
-        ws: WSConnection,
+        ws: Connection,
         stream: ObservedStream,
         subprotocol: str | None,
         options: ConnectionOptions,
@@ -229,7 +229,10 @@ async def direct_handshake(
         try:
             for event in ws.events():
                 if isinstance(event, AcceptConnection):
-                    return DirectLink(ws, stream, event.subprotocol, options)
+                    # Keep only the frame engine: the HTTP handshake machinery
+                    # (h11 and its buffers) is no longer needed.
+                    assert ws.connection is not None
+                    return DirectLink(ws.connection, stream, event.subprotocol, options)
                 if isinstance(event, RejectConnection):
                     status, headers = event.status_code, list(event.headers)
                     if not event.has_body:

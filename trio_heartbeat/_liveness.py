@@ -8,7 +8,6 @@ time: :meth:`Liveness.next_heartbeat_deadline` and :meth:`Liveness.dead_deadline
 from __future__ import annotations
 
 import math
-from collections import deque
 
 import attrs
 
@@ -45,7 +44,9 @@ class Liveness:
         # Time of the oldest heartbeat not yet followed by proof of life.
         self._unanswered_since: float | None = None
         # Heartbeats waiting for their own reply: (token, sent_at).
-        self._awaiting_reply: deque[tuple[object, float]] = deque()
+        # A list, not a deque: it holds a pending heartbeat or two, and an
+        # empty deque costs 0.6 KiB per connection.
+        self._awaiting_reply: list[tuple[object, float]] = []
         self._expects_reply = heartbeat.uses_ping_frames or heartbeat.reply is not None
         self._reply_window = heartbeat.reply_timeout or heartbeat.interval or math.inf
         interval = heartbeat.interval
@@ -79,7 +80,7 @@ class Liveness:
         if token is not None and all(t != token for t, _ in self._awaiting_reply):
             return None
         while self._awaiting_reply:
-            sent_token, sent_at = self._awaiting_reply.popleft()
+            sent_token, sent_at = self._awaiting_reply.pop(0)
             self.answered += 1
             if token is None or sent_token == token:
                 rtt = at - sent_at
@@ -113,7 +114,7 @@ class Liveness:
         """Count heartbeats whose reply window has passed as missed."""
         window = self._reply_window
         while self._awaiting_reply and self._awaiting_reply[0][1] + window <= now:
-            self._awaiting_reply.popleft()
+            del self._awaiting_reply[0]
             self.missed += 1
 
     def _prove_life(self, at: float) -> None:

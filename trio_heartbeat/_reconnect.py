@@ -207,9 +207,13 @@ class GiveUp:
 
 
 class Backoff:
-    """Retry state of one managed connection under ``policy``, jitter drawn from ``rng``."""
+    """Retry state of one managed connection under ``policy``, jitter drawn from ``rng``.
 
-    def __init__(self, policy: ReconnectPolicy, rng: random.Random) -> None:
+    Without ``rng``, a ``random.Random()`` of its own is made at the first
+    retry (not before: its state costs 2.5 KiB, per connection).
+    """
+
+    def __init__(self, policy: ReconnectPolicy, rng: random.Random | None = None) -> None:
         self._policy = policy
         self._rng = rng
         self._failures = 0  # failed attempts / short-lived connections in a row
@@ -249,6 +253,8 @@ class Backoff:
             return GiveUp(f"{type(error).__name__} is not retried by the policy")
         if policy.max_attempts is not None and self._failures >= policy.max_attempts:
             return GiveUp(f"max_attempts={policy.max_attempts} reached")
+        if self._rng is None:
+            self._rng = random.Random()
         delay = policy.delay(self._failures, self._rng)
         if action is CloseAction.RETRY_LATER:
             retry_after = error.retry_after if isinstance(error, HandshakeRejected) else None

@@ -5,9 +5,8 @@ import pytest
 import trio
 
 import trio_heartbeat._connection as connection_module
-from trio_heartbeat import ConnectionOptions, Transport
-
 from tests.core.memserver import MemoryServer, echo
+from trio_heartbeat import ConnectionOptions, Transport
 
 
 @pytest.fixture

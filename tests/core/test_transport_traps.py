@@ -69,9 +69,9 @@ async def test_pong_waiters_die_with_their_link(
             if isinstance(event, th.WaitingToReconnect):
                 break
         await trio.testing.wait_all_tasks_blocked()
-        # the link's pump, heartbeat, watchdog and writer are gone (and, over
+        # the link's pump, heartbeat and watchdog are gone (and, over
         # trio-websocket, its reader and the pong waiters)
-        assert trio.lowlevel.current_statistics().tasks_living <= baseline - 4
+        assert trio.lowlevel.current_statistics().tasks_living <= baseline - 3
 
 
 async def test_dead_peer_is_aborted_not_awaited_for_60_s(
