@@ -20,7 +20,7 @@ import logging
 import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from typing import Any, NoReturn
 
 import trio
@@ -40,7 +40,7 @@ from ._events import (
 )
 from ._heartbeat import Heartbeat
 from ._liveness import Liveness
-from ._options import ConnectionOptions
+from ._options import ConnectionOptions, Transport
 from ._queues import Inbox, Outbox
 from ._ratelimit import TokenBucket
 from ._reconnect import Backoff, GiveUp, ReconnectPolicy
@@ -68,6 +68,8 @@ Message = str | bytes
 OnConnect = Callable[["LiveLink"], Awaitable[object] | AbstractAsyncContextManager[object]]
 """``on_connect(link)``: an async function, or a function returning an async
 context manager that stays entered while the link is up."""
+
+_NO_STACK: AbstractAsyncContextManager[None] = nullcontext()
 
 # Checkpoints the watchdog takes before declaring death, so that bytes which
 # already arrived (while the process was busy) are read first.
@@ -481,32 +483,18 @@ class ManagedWebSocket:
         """
         self._end_error = None
         try:
-            async with trio.open_nursery() as link_nursery:
-                # trio-websocket's reader must outlive a cancellation long enough to
-                # complete a polite close, so its nursery is shielded and this
-                # attempt's own scope is cancelled explicitly by _begin_close().
-                link_nursery.cancel_scope.shield = True
-                link: Link | None = None
-                try:
-                    with trio.CancelScope() as self._attempt_scope:
-                        if self._closing:
-                            self._attempt_scope.cancel()
-                        link = await open_link(
-                            link_nursery,
-                            self._target,
-                            self._dial,
-                            self._options,
-                            self._policy.connect_timeout,
-                        )
-                        self._link = link
-                        await self._run_link(link, attempt)
-                finally:
-                    if link is not None:
-                        if self._closing:
-                            await link.close(1000, "", self._options.close_timeout)
-                        else:
-                            await link.abort()
-                    link_nursery.cancel_scope.cancel()
+            if self._options.transport is Transport.TRIO_WEBSOCKET:
+                async with trio.open_nursery() as link_nursery:
+                    # trio-websocket's reader must outlive a cancellation long enough
+                    # to complete a polite close, so its nursery is shielded and this
+                    # attempt's own scope is cancelled explicitly by _begin_close().
+                    link_nursery.cancel_scope.shield = True
+                    try:
+                        await self._open_and_run(link_nursery, attempt)
+                    finally:
+                        link_nursery.cancel_scope.cancel()
+            else:
+                await self._open_and_run(None, attempt)  # the direct link has no task
             if self._closing:
                 # Cancelled by _begin_close(): let the supervisor's own cancellation finish it.
                 await trio.lowlevel.checkpoint()
@@ -517,6 +505,24 @@ class ManagedWebSocket:
         except Exception as exc:
             return self._end_error or translate_error(exc)
         return self._end_error or ConnectionLost(1006, "link ended")
+
+    async def _open_and_run(self, nursery: trio.Nursery | None, attempt: int) -> None:
+        link: Link | None = None
+        try:
+            with trio.CancelScope() as self._attempt_scope:
+                if self._closing:
+                    self._attempt_scope.cancel()
+                link = await open_link(
+                    nursery, self._target, self._dial, self._options, self._policy.connect_timeout
+                )
+                self._link = link
+                await self._run_link(link, attempt)
+        finally:
+            if link is not None:
+                if self._closing:
+                    await link.close(1000, "", self._options.close_timeout)
+                else:
+                    await link.abort()
 
     async def _run_link(self, link: Link, attempt: int) -> NoReturn:
         liveness = Liveness(self._heartbeat, connected_at=trio.current_time())
@@ -540,7 +546,9 @@ class ManagedWebSocket:
 
     async def _run_link_tasks(self, link: Link, liveness: Liveness, attempt: int) -> None:
         hb = self._heartbeat
-        async with AsyncExitStack() as stack, trio.open_nursery() as tasks:
+        # An exit stack only when there is an on-connect step to keep entered.
+        stack_cm = AsyncExitStack() if self._on_connect is not None else _NO_STACK
+        async with stack_cm as stack, trio.open_nursery() as tasks:
             guard = functools.partial(self._guard, tasks.cancel_scope)
             tasks.start_soon(guard, self._pump, link, liveness)
             if hb.interval is not None:
@@ -563,8 +571,8 @@ class ManagedWebSocket:
                 self._emit(Connected(attempt, link.subprotocol))
                 logger.info("connected to %s (attempt %d)", self._target.host, attempt)
 
-    async def _run_on_connect(self, link: Link, attempt: int, stack: AsyncExitStack) -> None:
-        if self._on_connect is None:
+    async def _run_on_connect(self, link: Link, attempt: int, stack: AsyncExitStack | None) -> None:
+        if self._on_connect is None or stack is None:
             return
         self._inbox.set_hook_active(True)
         try:

@@ -71,7 +71,7 @@ def translate_error(exc: BaseException) -> BaseException:
 
 
 async def open_link(
-    nursery: trio.Nursery,
+    nursery: trio.Nursery | None,
     target: Target,
     dial: Dial,
     options: ConnectionOptions,
@@ -79,8 +79,9 @@ async def open_link(
 ) -> Link:
     """Dial and complete the opening handshake within ``connect_timeout`` seconds.
 
-    Background tasks of the link (trio-websocket's reader) run in ``nursery``;
-    the link lives as long as that nursery. Raises :class:`ConnectTimeout`,
+    Background tasks of the link (trio-websocket's reader) run in ``nursery``
+    (required for ``Transport.TRIO_WEBSOCKET``; the direct link has none).
+    Raises :class:`ConnectTimeout`,
     :class:`HandshakeRejected` or :class:`ConnectError`.
     """
     stream: ObservedStream | None = None
@@ -89,6 +90,7 @@ async def open_link(
             stream = ObservedStream(await dial())
             if options.transport is Transport.DIRECT:
                 return await direct_handshake(stream, target, options)
+            assert nursery is not None, "the trio-websocket link needs a nursery"
             return await trio_websocket_handshake(nursery, stream, target, options)
     except trio.TooSlowError:
         if stream is not None:

@@ -1,4 +1,5 @@
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import attrs
 import pytest
@@ -6,7 +7,7 @@ import trio
 
 import trio_heartbeat._connection as connection_module
 from tests.core.memserver import MemoryServer, echo
-from trio_heartbeat import ConnectionOptions, Transport
+from trio_heartbeat import Transport
 
 
 @pytest.fixture
@@ -27,18 +28,11 @@ def transport(
 ) -> Iterator[Transport]:
     """Every core test runs over both protocol engines."""
     chosen: Transport = request.param
-    original = connection_module.open_link
+    original = connection_module.ManagedWebSocket.__init__
 
-    async def open_link_with(
-        nursery: trio.Nursery,
-        target: object,
-        dial: object,
-        options: ConnectionOptions,
-        timeout: float,
-    ) -> object:
-        return await original(
-            nursery, target, dial, attrs.evolve(options, transport=chosen), timeout
-        )  # type: ignore[arg-type]
+    def init_with(self: connection_module.ManagedWebSocket, url: str, **kwargs: Any) -> None:
+        kwargs["options"] = attrs.evolve(kwargs["options"], transport=chosen)
+        original(self, url, **kwargs)
 
-    monkeypatch.setattr(connection_module, "open_link", open_link_with)
+    monkeypatch.setattr(connection_module.ManagedWebSocket, "__init__", init_with)
     yield chosen
