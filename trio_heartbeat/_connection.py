@@ -21,7 +21,7 @@ import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import trio
 
@@ -142,6 +142,7 @@ class ManagedWebSocket:
         "_dial",
         "_direct_send_ok",
         "_end_error",
+        "_events_early",
         "_events_in",
         "_events_out",
         "_hb_totals",
@@ -163,6 +164,7 @@ class ManagedWebSocket:
         "_state",
         "_supervisor_scope",
         "_target",
+        "_tasks_scope",
         "_terminal",
         "_watch_scope",
         "_writer_running",
@@ -204,7 +206,11 @@ class ManagedWebSocket:
         self._backoff = Backoff(reconnect, rng)
         self._outbox = Outbox(options.send_buffer_size, options.overflow)
         self._inbox = Inbox(options.receive_buffer_size)
-        self._events_in, self._events_out = trio.open_memory_channel[StateChange](math.inf)
+        # The channel is made when first asked for; until then state changes
+        # wait in a plain list (an idle connection nobody watches stays small).
+        self._events_early: list[StateChange] = []
+        self._events_in: trio.MemorySendChannel[StateChange] | None = None
+        self._events_out: trio.MemoryReceiveChannel[StateChange] | None = None
         self._state = "connecting"
         self._link: Link | None = None
         self._connected_at: float | None = None
@@ -222,6 +228,7 @@ class ManagedWebSocket:
         self._attempt_scope = trio.CancelScope()
         self._end_error: BaseException | None = None
         self._watch_scope: trio.CancelScope | None = None
+        self._tasks_scope: trio.CancelScope | None = None
         self._start_writer: Callable[[], None] | None = None
         self._writer_running = False
         self._bucket: TokenBucket | None = None
@@ -245,8 +252,20 @@ class ManagedWebSocket:
 
     @property
     def state_changes(self) -> trio.MemoryReceiveChannel[StateChange]:
-        """Every state change, in order, none lost (unbounded; events are rare and small)."""
+        """Every state change since the start, in order, none lost.
+
+        Unbounded: state changes are rare and small; unread ones accumulate.
+        """
+        if self._events_out is None:
+            self._open_events_channel()
+        assert self._events_out is not None
         return self._events_out
+
+    def _open_events_channel(self) -> None:
+        self._events_in, self._events_out = trio.open_memory_channel[StateChange](math.inf)
+        for event in self._events_early:
+            self._events_in.send_nowait(event)
+        self._events_early.clear()
 
     def send_nowait(self, message: Message) -> None:
         """Queue ``message`` for sending, in order, now or after the next (re)connect.
@@ -405,7 +424,10 @@ class ManagedWebSocket:
             raise self._terminal
 
     def _emit(self, event: StateChange) -> None:
-        self._events_in.send_nowait(event)
+        if self._events_in is not None:
+            self._events_in.send_nowait(event)
+        else:
+            self._events_early.append(event)
 
     # -- supervisor ------------------------------------------------------------
 
@@ -549,19 +571,19 @@ class ManagedWebSocket:
         # An exit stack only when there is an on-connect step to keep entered.
         stack_cm = AsyncExitStack() if self._on_connect is not None else _NO_STACK
         async with stack_cm as stack, trio.open_nursery() as tasks:
-            guard = functools.partial(self._guard, tasks.cancel_scope)
-            tasks.start_soon(guard, self._pump, link, liveness)
+            self._tasks_scope = tasks.cancel_scope
+            tasks.start_soon(self._pump, link, liveness)
             if hb.interval is not None:
-                tasks.start_soon(guard, self._heartbeats, link, liveness)
+                tasks.start_soon(self._heartbeats, link, liveness)
             if hb.detects_death:
                 self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
-                tasks.start_soon(guard, self._watchdog, link, liveness)
+                tasks.start_soon(self._watchdog, link, liveness)
             try:
                 await self._run_on_connect(link, attempt, stack)
             except Exception as exc:
-                self._record_end(exc, tasks.cancel_scope)
+                self._record_end(exc)
             else:
-                self._start_writer = functools.partial(tasks.start_soon, guard, self._writer, link)
+                self._start_writer = functools.partial(tasks.start_soon, self._writer, link)
                 self._ensure_writer()
                 self._connects += 1
                 self._connected_at = trio.current_time()
@@ -581,84 +603,84 @@ class ManagedWebSocket:
         finally:
             self._inbox.set_hook_active(False)
 
-    async def _guard(
-        self, scope: trio.CancelScope, fn: Callable[..., Awaitable[None]], *args: Any
-    ) -> None:
-        try:
-            await fn(*args)
-        except Exception as exc:
-            self._record_end(exc, scope)
-
-    def _record_end(self, exc: BaseException, scope: trio.CancelScope) -> None:
+    def _record_end(self, exc: BaseException) -> None:
+        """The first failure of a link's task: remember it and end the link."""
         if self._end_error is None:
             self._end_error = translate_error(exc)
         self._start_writer = None
-        scope.cancel()
+        if self._tasks_scope is not None:
+            self._tasks_scope.cancel()
 
     # -- the tasks of one link -------------------------------------------------
 
     async def _pump(self, link: Link, liveness: Liveness) -> None:
         """Receive forever: swallow heartbeat traffic, queue application messages."""
-        hb = self._heartbeat
-        reply, server_payload, answer = hb.reply, hb.server_payload, hb.server_answer
-        inbox = self._inbox
-        while True:
-            message = await link.receive()
-            if reply is not None and message == reply:
-                liveness.observe_reply(trio.current_time())
-                if self._ledger is not None:
-                    self._ledger.reply()
-                self._rearm_watchdog(liveness)
-                continue
-            if server_payload is not None and message == server_payload:
-                liveness.observe_heartbeat(trio.current_time())
-                self._rearm_watchdog(liveness)
-                if answer is not None:
-                    await link.send(answer)
-                continue
-            codec = self._codec
-            if codec is None:
-                self._messages_in += 1
-                await inbox.put(message)
-                continue
-            try:
-                decoded = list(codec.decode(message))
-            except RemoteProtocolError:
-                self._protocol_errors += 1
-                logger.warning("protocol error from the peer: ending the link")
-                raise
-            for item in decoded:
-                self._messages_in += 1
-                await inbox.put(item)
+        try:
+            hb = self._heartbeat
+            reply, server_payload, answer = hb.reply, hb.server_payload, hb.server_answer
+            inbox = self._inbox
+            while True:
+                message = await link.receive()
+                if reply is not None and message == reply:
+                    liveness.observe_reply(trio.current_time())
+                    if self._ledger is not None:
+                        self._ledger.reply()
+                    self._rearm_watchdog(liveness)
+                    continue
+                if server_payload is not None and message == server_payload:
+                    liveness.observe_heartbeat(trio.current_time())
+                    self._rearm_watchdog(liveness)
+                    if answer is not None:
+                        await link.send(answer)
+                    continue
+                codec = self._codec
+                if codec is None:
+                    self._messages_in += 1
+                    await inbox.put(message)
+                    continue
+                try:
+                    decoded = list(codec.decode(message))
+                except RemoteProtocolError:
+                    self._protocol_errors += 1
+                    logger.warning("protocol error from the peer: ending the link")
+                    raise
+                for item in decoded:
+                    self._messages_in += 1
+                    await inbox.put(item)
+        except Exception as exc:
+            self._record_end(exc)
 
     async def _heartbeats(self, link: Link, liveness: Liveness) -> None:
         """Send a client heartbeat whenever the liveness machine says one is due."""
-        hb = self._heartbeat
-        interval = hb.interval
-        assert interval is not None
-        stream = link.stream
-        count = 0
-        while True:
-            liveness.observe_traffic(stream.last_receive)
-            now = trio.current_time()
-            due = liveness.next_heartbeat_deadline()
-            if now < due:
-                # Never sleep past one interval: in idle mode the due time can come closer.
-                await trio.sleep_until(min(due, now + interval))
-                continue
-            count += 1
-            if hb.payload is None:
-                token = count.to_bytes(8, "big")
-                liveness.heartbeat_sent(now, token)
-                if self._ledger is not None:
-                    self._ledger.heartbeat_written(token)
-                await link.send_ping(token, self._reply_window)
-            else:
-                liveness.heartbeat_sent(now)
-                if self._ledger is not None and hb.reply is not None:
-                    self._ledger.heartbeat_written(count)
-                await link.send(hb.payload)
-            self._rearm_watchdog(liveness)
+        try:
+            hb = self._heartbeat
+            interval = hb.interval
+            assert interval is not None
+            stream = link.stream
+            count = 0
+            while True:
+                liveness.observe_traffic(stream.last_receive)
+                now = trio.current_time()
+                due = liveness.next_heartbeat_deadline()
+                if now < due:
+                    # Never sleep past one interval: in idle mode the due time can come closer.
+                    await trio.sleep_until(min(due, now + interval))
+                    continue
+                count += 1
+                if hb.payload is None:
+                    token = count.to_bytes(8, "big")
+                    liveness.heartbeat_sent(now, token)
+                    if self._ledger is not None:
+                        self._ledger.heartbeat_written(token)
+                    await link.send_ping(token, self._reply_window)
+                else:
+                    liveness.heartbeat_sent(now)
+                    if self._ledger is not None and hb.reply is not None:
+                        self._ledger.heartbeat_written(count)
+                    await link.send(hb.payload)
+                self._rearm_watchdog(liveness)
+        except Exception as exc:
+            self._record_end(exc)
 
     def _rearm_watchdog(self, liveness: Liveness) -> None:
         """Move the watchdog's deadline to the current one (cheap: no wake-up)."""
@@ -674,36 +696,40 @@ class ManagedWebSocket:
 
     async def _watchdog(self, link: Link, liveness: Liveness) -> None:
         """Wait for the liveness deadline; abort the link if it really passed."""
-        stream = link.stream
-        while True:
-            assert self._watch_scope is not None
-            with self._watch_scope:
-                await trio.sleep_forever()
-            liveness.observe_traffic(stream.last_receive)
-            if self._inbox.full:
-                # We stopped reading (the application is behind): the silence is ours.
-                await self._inbox.wait_not_full()
-                liveness.observe_heartbeat(trio.current_time())
-            elif liveness.is_dead(trio.current_time()):
-                # Looks dead: first let bytes that already arrived be read.
-                for _ in range(_SETTLE_CHECKPOINTS):
-                    await trio.lowlevel.checkpoint()
+        try:
+            stream = link.stream
+            while True:
+                assert self._watch_scope is not None
+                with self._watch_scope:
+                    await trio.sleep_forever()
                 liveness.observe_traffic(stream.last_receive)
-                now = trio.current_time()
-                liveness.expire(now)
-                if liveness.is_dead(now):
-                    bound = liveness.dead_bound()
-                    logger.warning("peer unresponsive for %g s: aborting the link", bound)
-                    proof = self._heartbeat.any_traffic_proves_life
-                    # The link is aborted on the way out (no polite close to a dead peer).
-                    raise PeerUnresponsive(bound, "inbound traffic" if proof else "heartbeat")
-            self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
+                if self._inbox.full:
+                    # We stopped reading (the application is behind): the silence is ours.
+                    await self._inbox.wait_not_full()
+                    liveness.observe_heartbeat(trio.current_time())
+                elif liveness.is_dead(trio.current_time()):
+                    # Looks dead: first let bytes that already arrived be read.
+                    for _ in range(_SETTLE_CHECKPOINTS):
+                        await trio.lowlevel.checkpoint()
+                    liveness.observe_traffic(stream.last_receive)
+                    now = trio.current_time()
+                    liveness.expire(now)
+                    if liveness.is_dead(now):
+                        bound = liveness.dead_bound()
+                        logger.warning("peer unresponsive for %g s: aborting the link", bound)
+                        proof = self._heartbeat.any_traffic_proves_life
+                        # The link is aborted on the way out (no polite close to a dead peer).
+                        raise PeerUnresponsive(bound, "inbound traffic" if proof else "heartbeat")
+                self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
+        except Exception as exc:
+            self._record_end(exc)
 
     async def _writer(self, link: Link) -> None:
         """Write buffered application messages in order, at the configured pace."""
-        bucket = self._bucket
         try:
-            await self._write_queued(link, bucket)
+            await self._write_queued(link, self._bucket)
+        except Exception as exc:
+            self._record_end(exc)
         finally:
             self._writer_running = False
 
@@ -759,6 +785,9 @@ class ManagedWebSocket:
         self._state = "closed"
         self._connected.set()
         self._emit(Closed(undelivered))
+        if self._events_in is None:
+            self._open_events_channel()  # a late reader still gets every change
+        assert self._events_in is not None
         self._events_in.close()
 
 
