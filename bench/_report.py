@@ -1,0 +1,238 @@
+"""Tables, pass/fail targets, JSON lines and the chart for the benchmark rows.
+
+A *row* is a dict: ``scenario`` (str), ``client`` (str), ``params`` (dict), ``runs`` (list of
+per-repeat metric dicts) and ``median`` (metric -> median over ``runs``, or None when the
+client was not available: shown as ``n/a``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench._common import RESULTS_DIR, fmt
+
+Row = dict[str, Any]
+
+#: Metric used for the ratio column and the chart, and whether higher is better.
+PRIMARY: dict[str, tuple[str, bool]] = {
+    "echo": ("msgs_per_s", True),
+    "bulk-64KiB": ("MB_per_s", True),
+    "bulk-100B": ("msgs_per_s", True),
+    "idle": ("rss_kib_per_conn", False),
+    "detect": ("p99_ms", False),
+    "storm": ("peak_ratio", False),
+}
+REFERENCE_CLIENT = "raw-trio-websocket"
+#: Scenarios whose ratio column uses another reference than ``REFERENCE_CLIENT``.
+REFERENCE_BY_SCENARIO = {"storm": "raw-trio-websocket-loop full_jitter"}
+MANAGED = "trio_heartbeat"
+#: Table-only rows: the server's own top speed would squash every other bar.
+CHART_EXCLUDED = frozenset({"server-ceiling"})
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--quick``, ``--repeats``, ``--seed``, ``--strict`` for every entry point."""
+    parser.add_argument("--quick", action="store_true", help="short smoke run")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per measurement")
+    parser.add_argument("--seed", type=int, default=12345, help="seed for random choices")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a target fails (n/a is not a fail)"
+    )
+
+
+def progress(text: str) -> None:
+    """One progress line on stderr (the table goes to stdout)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def group_key(row: Row) -> str:
+    """The table a row belongs to: scenario plus the params that split it (N for idle)."""
+    scenario = str(row["scenario"])
+    if scenario == "idle":
+        return f"idle N={row['params']['n']}"
+    return scenario
+
+
+def _base_scenario(key: str) -> str:
+    return key.split(" ", 1)[0]
+
+
+def ratio(rows: Sequence[Row], row: Row) -> float:
+    """``row``'s primary metric divided by the reference client's in the same table."""
+    metric, _ = PRIMARY.get(str(row["scenario"]), ("", True))
+    if not metric or row["median"] is None:
+        return math.nan
+    reference = REFERENCE_BY_SCENARIO.get(str(row["scenario"]), REFERENCE_CLIENT)
+    for other in rows:
+        if (
+            group_key(other) == group_key(row)
+            and other["client"] == reference
+            and other["median"] is not None
+        ):
+            ref = float(other["median"].get(metric, math.nan))
+            return float(row["median"].get(metric, math.nan)) / ref if ref else math.nan
+    return math.nan
+
+
+def format_tables(rows: Sequence[Row]) -> str:
+    """Plain-text tables, one per scenario group, with a ratio column vs the raw client."""
+    out: list[str] = []
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(group_key(row), []).append(row)
+    for key, members in groups.items():
+        metrics: list[str] = []
+        for row in members:
+            for m in row["median"] or {}:
+                if m not in metrics:
+                    metrics.append(m)
+        primary = PRIMARY.get(_base_scenario(key), ("", True))[0]
+        reference = REFERENCE_BY_SCENARIO.get(_base_scenario(key), REFERENCE_CLIENT)
+        header = ["client", *metrics, f"{primary} / {reference}"]
+        lines = [header]
+        for row in members:
+            med = row["median"] or {}
+            lines.append(
+                [
+                    str(row["client"]),
+                    *[fmt(med.get(m)) for m in metrics],
+                    _ratio_cell(ratio(rows, row)),
+                ]
+            )
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        params = members[0].get("params", {})
+        out.append(f"\n== {key}  {params}")
+        for line in lines:
+            out.append("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
+    return "\n".join(out)
+
+
+def _ratio_cell(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}x"
+
+
+def _find(rows: Sequence[Row], group: str, client: str, metric: str) -> float | None:
+    for row in rows:
+        if group_key(row) == group and row["client"] == client and row["median"] is not None:
+            value = row["median"].get(metric)
+            return None if value is None else float(value)
+    return None
+
+
+def evaluate_targets(rows: Sequence[Row]) -> list[tuple[str, str, str]]:
+    """``(target, PASS|FAIL|n/a, detail)`` for each target whose scenario was run."""
+    results: list[tuple[str, str, str]] = []
+    groups = {group_key(r) for r in rows}
+
+    def check(name: str, value: float | None, limit: float | None, higher: bool) -> None:
+        if value is None or limit is None or math.isnan(value) or math.isnan(limit):
+            results.append((name, "n/a", "not measured"))
+            return
+        ok = value >= limit if higher else value <= limit
+        op = ">=" if higher else "<="
+        results.append((name, "PASS" if ok else "FAIL", f"{fmt(value, 2)} {op} {fmt(limit, 2)}"))
+
+    if "echo" in groups:
+        managed = _find(rows, "echo", MANAGED, "msgs_per_s")
+        wst = _find(rows, "echo", "websockets.trio", "msgs_per_s")
+        raw = _find(rows, "echo", REFERENCE_CLIENT, "msgs_per_s")
+        check("echo msgs/s >= 1.0x websockets.trio", managed, wst, True)
+        check("echo msgs/s >= 0.95x raw trio-websocket", managed, raw and 0.95 * raw, True)
+    if "bulk-64KiB" in groups:
+        check("bulk 64 KiB >= 480 MB/s", _find(rows, "bulk-64KiB", MANAGED, "MB_per_s"), 480, True)
+    idle_groups = sorted(g for g in groups if g.startswith("idle"))
+    for group in idle_groups:
+        answered = _find(rows, group, MANAGED, "answered_pct")
+        check(f"{group}: >= 99% heartbeats answered", answered, 99.0, True)
+        mem = _find(rows, group, MANAGED, "rss_kib_per_conn")
+        raw_mem = _find(rows, group, REFERENCE_CLIENT, "rss_kib_per_conn")
+        check(f"{group}: memory/conn <= 1.25x raw", mem, raw_mem and 1.25 * raw_mem, False)
+    if "detect" in groups:
+        p99 = _find(rows, "detect", MANAGED, "p99_ms")
+        bound = _find(rows, "detect", MANAGED, "bound_ms")
+        check("detect p99 <= bound + 50 ms", p99, bound and bound + 50, False)
+    if "storm" in groups:
+        peak = _find(rows, "storm", f"{MANAGED} full_jitter", "peak_ratio")
+        check("storm peak <= 2x even spread (full jitter)", peak, 2.0, False)
+    return results
+
+
+def format_targets(targets: Sequence[tuple[str, str, str]]) -> str:
+    """The pass/fail block printed under the tables."""
+    lines = ["\n== targets (trio_heartbeat)"]
+    for name, status, detail in targets:
+        lines.append(f"  [{status:4}] {name}: {detail}")
+    return "\n".join(lines)
+
+
+def write_chart(rows: Sequence[Row], path: Path) -> Path | None:
+    """One bar panel per scenario group: primary metric as a ratio to raw trio-websocket."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        progress("matplotlib missing: no chart")
+        return None
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        if row["client"] not in CHART_EXCLUDED:
+            groups.setdefault(group_key(row), []).append(row)
+    if not groups:
+        return None
+    fig, axes = plt.subplots(len(groups), 1, figsize=(9, 2.6 * len(groups)), squeeze=False)
+    for ax, (key, members) in zip(axes[:, 0], groups.items(), strict=True):
+        metric, higher = PRIMARY.get(_base_scenario(key), ("", True))
+        names = [str(r["client"]) for r in members]
+        values = [ratio(rows, r) for r in members]
+        if all(math.isnan(v) for v in values):  # no raw reference: plot absolute values
+            values = [
+                float(r["median"][metric]) if r["median"] is not None else math.nan for r in members
+            ]
+            ax.set_xlabel(metric)
+        else:
+            reference = REFERENCE_BY_SCENARIO.get(_base_scenario(key), REFERENCE_CLIENT)
+            better = "higher" if higher else "lower"
+            ax.set_xlabel(f"{metric} / {reference} ({better} is better)")
+            ax.axvline(1.0, color="grey", linewidth=0.8)
+        bars = [0.0 if math.isnan(v) else v for v in values]
+        colors = ["tab:orange" if n.startswith(MANAGED) else "tab:blue" for n in names]
+        ax.barh(names, bars, color=colors)
+        for y, v in enumerate(values):
+            ax.text(0, y, " n/a" if math.isnan(v) else f" {v:.2f}", va="center")
+        ax.set_title(key, fontsize=10)
+        ax.invert_yaxis()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def finish(
+    rows: Sequence[Row],
+    *,
+    run_id: str,
+    chart: bool,
+    append: Callable[..., Path],
+    strict: bool = False,
+) -> int:
+    """Print tables and targets, append JSON lines, draw the chart; the exit status."""
+    print(f"run {run_id}")
+    print(format_tables(rows))
+    targets = evaluate_targets(rows)
+    print(format_targets(targets))
+    path = append(rows, run_id=run_id)
+    print(f"\nresults appended to {path}")
+    if chart:
+        chart_path = write_chart(rows, RESULTS_DIR / "chart.png")
+        if chart_path is not None:
+            print(f"chart written to {chart_path}")
+    failed = any(status == "FAIL" for _, status, _ in targets)
+    return 1 if strict and failed else 0

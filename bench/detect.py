@@ -1,0 +1,310 @@
+"""Scenario 4: time to detect a black-holed link, against the configured bound.
+
+Each trial connects through its own :mod:`bench._proxy` to the echo server, waits
+``2 * interval + phase`` (``phase`` uniform in [0, interval), drawn from ``--seed``; the same
+phases for every client), black-holes the proxy and measures, in trio time, how long the
+client takes to notice. The worst case by design is ``interval + timeout`` (the bound): the
+link dies just after a pong, the next ping goes out ``interval`` later and times out
+``timeout`` after that. The trials of one client run concurrently (20 idle connections
+do not load the machine), the clients one after another.
+
+What "noticed" means per client:
+
+- trio_heartbeat: ``statistics().heartbeats_missed`` grows or ``state`` leaves
+  ``connected`` (polled every 1 ms), or ``receive()`` raises;
+- websockets.trio: its keepalive fails the connection (``protocol.state`` leaves OPEN,
+  polled every 1 ms). ``visible_*`` columns give when ``recv()`` raises, which also waits
+  for ``close_timeout`` because the closing handshake cannot complete through a black hole;
+- raw trio-websocket + naive loop: the bounded ``ws.ping()`` times out.
+
+Run alone: ``python -m bench.detect [--detect-trials 20] [--seed S]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import random
+import sys
+from typing import Any
+
+import trio
+
+from bench import _report
+from bench._common import (
+    append_results,
+    has_websockets_trio,
+    load_managed,
+    new_run_id,
+    percentile,
+    quiet_logs,
+    server,
+)
+from bench._proxy import BlackholeProxy, open_blackhole_proxy
+
+SCENARIO = "detect"
+DETECT_CLIENTS = ("trio_heartbeat", "raw-trio-websocket", "websockets.trio")
+POLL_INTERVAL = 0.001
+#: websockets' default close_timeout; a trial waits at most bound + this + 5 s.
+WEBSOCKETS_CLOSE_TIMEOUT = 10.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this scenario (shared with ``python -m bench``)."""
+    parser.add_argument("--detect-trials", type=int, default=20)
+    parser.add_argument("--detect-interval", type=float, default=1.0)
+    parser.add_argument("--detect-timeout", type=float, default=1.0)
+
+
+async def _trial(
+    client: str,
+    server_port: int,
+    interval: float,
+    hb_timeout: float,
+    phase: float,
+    cap: float,
+    out: list[float],
+) -> None:
+    """One trial; sets ``out`` to [seconds to detect, seconds until the app sees an error].
+
+    NaN means never (within ``cap``). The whole trial, connection close included, is
+    bounded by ``2 * interval + phase + cap + 5`` seconds.
+    """
+    trial = {
+        "trio_heartbeat": _trial_managed,
+        "websockets.trio": _trial_websockets,
+    }.get(client, _trial_raw)
+    with trio.move_on_after(2 * interval + phase + cap + 5.0):
+        async with open_blackhole_proxy(server_port) as proxy:
+            url = f"ws://127.0.0.1:{proxy.port}/"
+            await trial(url, proxy, interval, hb_timeout, phase, cap, out)
+
+
+async def _trial_managed(
+    url: str,
+    proxy: BlackholeProxy,
+    interval: float,
+    hb_timeout: float,
+    phase: float,
+    cap: float,
+    out: list[float],
+) -> None:
+    th = load_managed()
+    assert th is not None
+    detected = math.nan
+    visible = math.nan
+    async with th.open_managed_websocket(
+        url,
+        heartbeat=th.Heartbeat.ping(interval=interval, timeout=hb_timeout),
+        reconnect=th.ReconnectPolicy(wait_initial=0.1, wait_max=2.0),
+    ) as ws:
+        await ws.wait_connected()
+        await trio.sleep(2 * interval + phase)
+        missed0 = ws.statistics().heartbeats_missed
+        proxy.blackhole()
+        t0 = trio.current_time()
+
+        async def watch_receive() -> None:
+            nonlocal visible
+            try:
+                await ws.receive()
+            except Exception:
+                visible = trio.current_time() - t0
+
+        with trio.move_on_after(cap):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_receive)
+                while (  # noqa: ASYNC110 (polling: no event to wait on)
+                    ws.statistics().heartbeats_missed == missed0
+                    and ws.state == "connected"
+                    and math.isnan(visible)
+                ):
+                    await trio.sleep(POLL_INTERVAL)
+                detected = trio.current_time() - t0
+                nursery.cancel_scope.cancel()
+        if math.isnan(detected) or (not math.isnan(visible) and visible < detected):
+            detected = visible
+        out[:] = [detected, visible]
+
+
+async def _trial_websockets(
+    url: str,
+    proxy: BlackholeProxy,
+    interval: float,
+    hb_timeout: float,
+    phase: float,
+    cap: float,
+    out: list[float],
+) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.protocol import State
+    from websockets.trio.client import connect
+
+    detected = math.nan
+    visible = math.nan
+    async with connect(
+        url,
+        ping_interval=interval,
+        ping_timeout=hb_timeout,
+        compression=None,
+        close_timeout=WEBSOCKETS_CLOSE_TIMEOUT,
+    ) as ws:
+        await trio.sleep(2 * interval + phase)
+        proxy.blackhole()
+        t0 = trio.current_time()
+
+        async def watch_recv() -> None:
+            nonlocal visible
+            try:
+                await ws.recv()
+            except ConnectionClosed:
+                visible = trio.current_time() - t0
+
+        with trio.move_on_after(cap):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_recv)
+                while ws.protocol.state is State.OPEN:  # noqa: ASYNC110 (polling: no event to wait on)
+                    await trio.sleep(POLL_INTERVAL)
+                detected = trio.current_time() - t0
+                out[:] = [detected, visible]
+                while math.isnan(visible):  # noqa: ASYNC110 (polling: no event to wait on)
+                    await trio.sleep(POLL_INTERVAL)
+        out[:] = [detected, visible]
+
+
+async def _trial_raw(
+    url: str,
+    proxy: BlackholeProxy,
+    interval: float,
+    hb_timeout: float,
+    phase: float,
+    cap: float,
+    out: list[float],
+) -> None:
+    from trio_websocket import DisconnectionTimeout, open_websocket_url
+
+    detected = math.nan
+    # A dead peer calls for an abort: skip most of trio-websocket's 60 s polite close.
+    with contextlib.suppress(DisconnectionTimeout):
+        async with open_websocket_url(url, disconnect_timeout=0.5) as ws:
+            start = trio.current_time()
+            t0 = math.inf
+            seq = 0
+            with trio.move_on_after(2 * interval + phase + cap):
+                async with trio.open_nursery() as nursery:
+
+                    async def cut() -> None:
+                        nonlocal t0
+                        await trio.sleep(2 * interval + phase)
+                        proxy.blackhole()
+                        t0 = trio.current_time()
+
+                    nursery.start_soon(cut)
+                    next_at = start + interval
+                    while True:
+                        await trio.sleep_until(next_at)
+                        next_at += interval
+                        seq += 1
+                        with trio.move_on_after(hb_timeout) as scope:
+                            await ws.ping(seq.to_bytes(8, "big"))
+                        if scope.cancelled_caught:
+                            detected = trio.current_time() - t0
+                            out[:] = [detected, detected]
+                            nursery.cancel_scope.cancel()
+                            break
+
+
+def _available(client: str) -> bool:
+    if client == "trio_heartbeat":
+        return load_managed() is not None
+    if client == "websockets.trio":
+        return has_websockets_trio()
+    return True
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every client, ``--detect-trials`` concurrent trials each; one row per client."""
+    quiet_logs()
+    interval, timeout = args.detect_interval, args.detect_timeout
+    bound = interval + timeout
+    cap = bound + WEBSOCKETS_CLOSE_TIMEOUT + 5.0
+    rng = random.Random(args.seed)
+    phases = [rng.uniform(0.0, interval) for _ in range(args.detect_trials)]
+    rows: list[dict[str, Any]] = []
+    with server() as srv:
+        for client in DETECT_CLIENTS:
+            if not _available(client):
+                rows.append(
+                    {
+                        "scenario": SCENARIO,
+                        "client": client,
+                        "params": {},
+                        "runs": [],
+                        "median": None,
+                    }
+                )
+                continue
+            results = [[math.nan, math.nan] for _ in phases]
+
+            async def main(client: str = client, results: list[list[float]] = results) -> None:
+                async def one(i: int) -> None:
+                    try:
+                        await _trial(
+                            client, srv.port, interval, timeout, phases[i], cap, results[i]
+                        )
+                    except Exception as exc:  # keep what was measured; report the error
+                        _report.progress(f"detect {client} trial {i}: error {exc!r}")
+
+                async with trio.open_nursery() as nursery:
+                    for i in range(len(phases)):
+                        nursery.start_soon(one, i)
+
+            trio.run(main)
+            detected = [d for d, _ in results if not math.isnan(d)]
+            visible = [v for _, v in results if not math.isnan(v)]
+            med: dict[str, float] = {
+                "bound_ms": bound * 1000,
+                "min_ms": min(detected, default=math.nan) * 1000,
+                "p50_ms": percentile(detected, 50) * 1000,
+                "p99_ms": percentile(detected, 99) * 1000,
+                "max_ms": max(detected, default=math.nan) * 1000,
+                "undetected": float(len(phases) - len(detected)),
+                "visible_p50_ms": percentile(visible, 50) * 1000,
+                "visible_max_ms": max(visible, default=math.nan) * 1000,
+            }
+            _report.progress(f"detect {client}: {med}")
+            rows.append(
+                {
+                    "scenario": SCENARIO,
+                    "client": client,
+                    "params": {
+                        "trials": len(phases),
+                        "interval": interval,
+                        "timeout": timeout,
+                        "seed": args.seed,
+                    },
+                    "runs": [
+                        {"phase": p, "detect_s": d, "visible_s": v}
+                        for p, (d, v) in zip(phases, results, strict=True)
+                    ],
+                    "median": med,
+                }
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run this scenario alone: table, targets, JSON lines."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    _report.add_common_arguments(parser)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    rows = run(args)
+    return _report.finish(
+        rows, run_id=new_run_id(), chart=False, append=append_results, strict=args.strict
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Scenario 5: reconnect storm after a server restart.
+
+N clients (default 1,000) connect to the echo server. The server process is then killed
+(SIGKILL: the kernel closes its sockets, every client sees the link drop at once), stays
+down for ``--storm-gap`` seconds, and a new server process is started on the same port.
+The new server records the ``time.monotonic()`` of every handshake; from those:
+
+- ``peak_per_100ms``: most handshakes in one 100 ms bin (bins start when the new server
+  printed READY);
+- ``even_per_100ms``: N spread evenly over ``wait_max`` (every client's next attempt falls
+  within ``wait_max`` of the restart), and ``peak_ratio`` = peak / even;
+- ``all_back_s``: from READY until the N-th handshake.
+
+All clients stay connected ``--storm-uptime`` seconds (6 s, past trio_heartbeat's default
+``min_uptime``, so the retry count starts afresh, as for long-lived connections) before the
+kill. Clients: trio_heartbeat with ``ReconnectPolicy(wait_initial, wait_max, full_jitter=True)``
+and ``full_jitter=False``; as a reference, raw trio-websocket with a hand-written loop
+using the same schedule (``min(wait_max, wait_initial * 2 ** (n - 1))``, full jitter drawing
+uniformly from [0, that]).
+
+Run alone: ``python -m bench.storm [--quick] [--storm-n 1000] [--storm-gap 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import random
+import sys
+import time
+from typing import Any
+
+import trio
+
+from bench import _report
+from bench._common import (
+    ServerProcess,
+    append_results,
+    load_managed,
+    median,
+    new_run_id,
+    quiet_logs,
+    raise_fd_limit,
+)
+
+SCENARIO = "storm"
+BIN = 0.1
+CONNECT_CONCURRENCY = 64
+#: Seconds allowed for the initial connects and, separately, for everyone to come back.
+CONNECT_BUDGET = 60.0
+STORM_CLIENTS = (
+    "trio_heartbeat full_jitter",
+    "trio_heartbeat no_jitter",
+    "raw-trio-websocket-loop full_jitter",
+    "raw-trio-websocket-loop no_jitter",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this scenario (shared with ``python -m bench``)."""
+    parser.add_argument("--storm-n", type=int, default=None, help="clients (default 1000)")
+    parser.add_argument("--storm-gap", type=float, default=3.0, help="seconds the server is down")
+    parser.add_argument("--storm-wait-initial", type=float, default=0.1)
+    parser.add_argument("--storm-wait-max", type=float, default=2.0)
+    parser.add_argument(
+        "--storm-uptime",
+        type=float,
+        default=6.0,
+        help="seconds all clients stay connected before the kill (> the default min_uptime 5 s)",
+    )
+    parser.add_argument("--storm-repeats", type=int, default=None, help="default min(repeats, 3)")
+
+
+def storm_metrics(
+    handshakes: list[float], ready_at: float, n: int, wait_max: float
+) -> dict[str, float]:
+    """Peak per 100 ms bin (bins from ``ready_at``), its ratio to an even spread of ``n``
+    over ``wait_max``, and the time until the ``n``-th handshake (NaN if fewer)."""
+    if n <= 0 or wait_max <= 0:
+        raise ValueError("n and wait_max must be > 0")
+    bins: dict[int, int] = {}
+    for t in handshakes:
+        index = max(0, math.floor((t - ready_at) / BIN))
+        bins[index] = bins.get(index, 0) + 1
+    peak = max(bins.values(), default=0)
+    even = n / max(1.0, wait_max / BIN)
+    ordered = sorted(handshakes)
+    return {
+        "peak_per_100ms": float(peak),
+        "even_per_100ms": even,
+        "peak_ratio": peak / even,
+        "all_back_s": ordered[n - 1] - ready_at if len(ordered) >= n else math.nan,
+        "back": float(len(ordered)),
+    }
+
+
+def model_handshakes(
+    n: int, down: float, wait_initial: float, wait_max: float, *, jitter: bool, seed: int
+) -> list[float]:
+    """Handshake times (0 = server back) of ``n`` ideal clients: no I/O cost, same schedule.
+
+    Each client retries after ``min(wait_max, wait_initial * 2 ** (retry - 1))`` seconds
+    (uniform in [0, that] with ``jitter``) from the moment the link dropped (t = -down)
+    and succeeds at its first attempt at or after 0. The reference for what the schedule
+    alone gives: full jitter front-loads the first bins (the residual time of a renewal
+    process), so even ideal clients peak near 2x an even spread.
+    """
+    rng = random.Random(seed)
+    times: list[float] = []
+    for _ in range(n):
+        t = -down
+        retry = 0
+        while t < 0:
+            retry += 1
+            base = min(wait_max, wait_initial * 2 ** (retry - 1))
+            t += rng.uniform(0.0, base) if jitter else base
+        times.append(t)
+    return times
+
+
+async def _fetch_handshakes(port: int) -> list[float]:
+    from trio_websocket import open_websocket_url
+
+    async with open_websocket_url(f"ws://127.0.0.1:{port}/stats", disconnect_timeout=1) as ws:
+        data = json.loads(await ws.get_message())
+    return [float(t) for t in data["handshakes"]]
+
+
+async def _managed_client(
+    url: str, policy: Any, limiter: trio.CapacityLimiter, up: list[int], all_up: trio.Event, n: int
+) -> None:
+    th = load_managed()
+    assert th is not None
+    async with contextlib.AsyncExitStack() as stack:
+        async with limiter:
+            ws = await stack.enter_async_context(
+                th.open_managed_websocket(
+                    url, heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0), reconnect=policy
+                )
+            )
+            await ws.wait_connected()
+        up[0] += 1
+        if up[0] == n:
+            all_up.set()
+        await trio.sleep_forever()
+
+
+async def _raw_client(
+    url: str,
+    jitter: bool,
+    wait_initial: float,
+    wait_max: float,
+    rng: random.Random,
+    limiter: trio.CapacityLimiter,
+    up: list[int],
+    all_up: trio.Event,
+    n: int,
+) -> None:
+    """The hand-written reconnect loop over raw trio-websocket (the reference)."""
+    from trio_websocket import open_websocket_url
+
+    retry = 0
+    first = True
+    while True:  # ends when the storm's nursery is cancelled
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                cm = open_websocket_url(url, connect_timeout=5, disconnect_timeout=0.5)
+                if first:  # the initial connects are paced, like the managed clients'
+                    async with limiter:
+                        ws = await stack.enter_async_context(cm)
+                    first = False
+                    up[0] += 1
+                    if up[0] == n:
+                        all_up.set()
+                else:
+                    ws = await stack.enter_async_context(cm)
+                retry = 0
+                while True:
+                    await ws.get_message()
+        except Exception:
+            pass
+        retry += 1
+        base = min(wait_max, wait_initial * 2 ** (retry - 1))
+        await trio.sleep(rng.uniform(0.0, base) if jitter else base)
+
+
+async def _storm(
+    kind: str,
+    n: int,
+    gap: float,
+    wait_initial: float,
+    wait_max: float,
+    seed: int,
+    servers: list[ServerProcess],
+    uptime: float,
+) -> dict[str, float]:
+    first = servers[0]
+    url = first.url
+    limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+    up = [0]
+    all_up = trio.Event()
+    rng = random.Random(seed)
+    async with trio.open_nursery() as nursery:
+        if kind.startswith("trio_heartbeat"):
+            th = load_managed()
+            assert th is not None
+            policy = th.ReconnectPolicy(
+                wait_initial=wait_initial,
+                wait_max=wait_max,
+                full_jitter=kind.endswith("full_jitter"),
+            )
+            for _ in range(n):
+                nursery.start_soon(_managed_client, url, policy, limiter, up, all_up, n)
+        else:
+            for i in range(n):
+                nursery.start_soon(
+                    _raw_client,
+                    url,
+                    kind.endswith("full_jitter"),
+                    wait_initial,
+                    wait_max,
+                    random.Random(rng.random() + i),
+                    limiter,
+                    up,
+                    all_up,
+                    n,
+                )
+        with trio.fail_after(CONNECT_BUDGET):
+            await all_up.wait()
+        await trio.sleep(uptime)
+        t_kill = time.monotonic()
+        await trio.to_thread.run_sync(first.kill)
+        await trio.sleep(gap)
+        second = ServerProcess(port=first.port, log_name="server-storm.log")
+        servers.append(second)
+        await trio.to_thread.run_sync(second.start)
+        handshakes: list[float] = []
+        with trio.move_on_after(wait_max * 3 + CONNECT_BUDGET):
+            while len(handshakes) < n:
+                await trio.sleep(0.2)
+                handshakes = await _fetch_handshakes(second.port)
+        nursery.cancel_scope.cancel()
+    result = storm_metrics(handshakes, second.ready_at, n, wait_max)
+    result["down_s"] = second.ready_at - t_kill
+    return result
+
+
+def _available(kind: str) -> bool:
+    return load_managed() is not None if kind.startswith("trio_heartbeat") else True
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every client kind, interleaved over repeats; one row each."""
+    quiet_logs()
+    n = args.storm_n or (200 if args.quick else 1000)
+    repeats = args.storm_repeats or (1 if args.quick else min(args.repeats or 3, 3))
+    raise_fd_limit(n * 2 + 512)
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in STORM_CLIENTS}
+    for rep in range(repeats):
+        for kind in STORM_CLIENTS:
+            if not _available(kind):
+                continue
+            servers = [ServerProcess(log_name="server-storm.log")]
+            try:
+                servers[0].start()
+                result: dict[str, float] = trio.run(
+                    _storm,
+                    kind,
+                    n,
+                    args.storm_gap,
+                    args.storm_wait_initial,
+                    args.storm_wait_max,
+                    args.seed + rep,
+                    servers,
+                    args.storm_uptime,
+                )
+            except (trio.TooSlowError, RuntimeError, OSError) as exc:
+                # One failed run (e.g. connects over budget) must not lose the rest.
+                _report.progress(f"storm rep {rep + 1} {kind}: FAILED {exc!r}")
+                continue
+            finally:
+                for srv in servers:
+                    srv.stop()
+            runs[kind].append(result)
+            _report.progress(f"storm rep {rep + 1}/{repeats} {kind}: {result}")
+    rows = [
+        {
+            "scenario": SCENARIO,
+            "client": kind,
+            "params": {
+                "n": n,
+                "gap": args.storm_gap,
+                "wait_initial": args.storm_wait_initial,
+                "wait_max": args.storm_wait_max,
+                "repeats": repeats,
+            },
+            "runs": runs[kind],
+            "median": {k: median([r[k] for r in runs[kind]]) for k in runs[kind][0]}
+            if runs[kind]
+            else None,
+        }
+        for kind in STORM_CLIENTS
+    ]
+    down = (
+        median([r["down_s"] for rs in runs.values() for r in rs])
+        if any(runs.values())
+        else (args.storm_gap)
+    )
+    model = [
+        storm_metrics(
+            model_handshakes(
+                n,
+                down,
+                args.storm_wait_initial,
+                args.storm_wait_max,
+                jitter=True,
+                seed=args.seed + rep,
+            ),
+            0.0,
+            n,
+            args.storm_wait_max,
+        )
+        for rep in range(max(repeats, 5))
+    ]
+    rows.append(
+        {
+            "scenario": SCENARIO,
+            "client": "model full_jitter (no I/O)",
+            "params": {"n": n, "down": down, "repeats": len(model)},
+            "runs": model,
+            "median": {k: median([r[k] for r in model]) for k in model[0]},
+        }
+    )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run this scenario alone: table, targets, JSON lines."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    _report.add_common_arguments(parser)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    rows = run(args)
+    return _report.finish(
+        rows, run_id=new_run_id(), chart=False, append=append_results, strict=args.strict
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Pure helpers of the benchmark suite: statistics, storm binning, targets, tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from bench import _report
+from bench._common import median, percentile
+from bench._server import _binary_frame
+from bench.storm import storm_metrics
+
+
+def test_percentile_interpolates_and_handles_edges() -> None:
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 4.0
+    assert percentile(values, 50) == 2.5
+    assert percentile(values, 99) == pytest.approx(3.97)
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert math.isnan(median([]))
+
+
+def test_storm_metrics_bins_from_ready_and_compares_with_even_spread() -> None:
+    ready = 100.0
+    # 3 handshakes in the first 100 ms bin, 1 in the third, one just before ready (bin 0).
+    hs = [99.99, 100.01, 100.05, 100.099, 100.25]
+    m = storm_metrics(hs, ready, n=5, wait_max=0.5)
+    assert m["peak_per_100ms"] == 4.0
+    assert m["even_per_100ms"] == pytest.approx(1.0)  # 5 over 5 bins
+    assert m["peak_ratio"] == pytest.approx(4.0)
+    assert m["all_back_s"] == pytest.approx(0.25)
+    assert m["back"] == 5.0
+
+
+def test_storm_metrics_not_all_back_is_nan() -> None:
+    m = storm_metrics([1.0, 1.5], 1.0, n=3, wait_max=2.0)
+    assert math.isnan(m["all_back_s"])
+    assert m["even_per_100ms"] == pytest.approx(3 / 20)
+    with pytest.raises(ValueError):
+        storm_metrics([], 0.0, n=0, wait_max=1.0)
+
+
+@pytest.mark.parametrize(
+    ("size", "header"),
+    [
+        (100, bytes([0x82, 100])),
+        (125, bytes([0x82, 125])),
+        (126, bytes([0x82, 126, 0, 126])),
+        (65535, bytes([0x82, 126, 0xFF, 0xFF])),
+        (65536, bytes([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0])),
+    ],
+)
+def test_binary_frame_header(size: int, header: bytes) -> None:
+    frame = _binary_frame(size)
+    assert frame[: len(header)] == header
+    assert len(frame) == len(header) + size
+
+
+def _row(scenario: str, client: str, median: dict[str, float] | None, **params: Any) -> Any:
+    return {"scenario": scenario, "client": client, "params": params, "runs": [], "median": median}
+
+
+def test_targets_pass_fail_and_na() -> None:
+    rows = [
+        _row("echo", "trio_heartbeat", {"msgs_per_s": 960.0}),
+        _row("echo", "raw-trio-websocket", {"msgs_per_s": 1000.0}),
+        _row("echo", "websockets.trio", None),
+        _row("bulk-64KiB", "trio_heartbeat", {"MB_per_s": 479.0}),
+        _row("idle", "trio_heartbeat", {"answered_pct": 99.5, "rss_kib_per_conn": 30.0}, n=5000),
+        _row("idle", "raw-trio-websocket", {"rss_kib_per_conn": 20.0}, n=5000),
+        _row("detect", "trio_heartbeat", {"p99_ms": 2049.0, "bound_ms": 2000.0}),
+        _row("storm", "trio_heartbeat full_jitter", {"peak_ratio": 2.5}),
+    ]
+    got = {name: status for name, status, _ in _report.evaluate_targets(rows)}
+    assert got == {
+        "echo msgs/s >= 1.0x websockets.trio": "n/a",
+        "echo msgs/s >= 0.95x raw trio-websocket": "PASS",
+        "bulk 64 KiB >= 480 MB/s": "FAIL",
+        "idle N=5000: >= 99% heartbeats answered": "PASS",
+        "idle N=5000: memory/conn <= 1.25x raw": "FAIL",
+        "detect p99 <= bound + 50 ms": "PASS",
+        "storm peak <= 2x even spread (full jitter)": "FAIL",
+    }
+
+
+def test_table_shows_ratios_and_na() -> None:
+    rows = [
+        _row("echo", "trio_heartbeat", None),
+        _row("echo", "raw-trio-websocket", {"msgs_per_s": 1000.0}),
+        _row("echo", "aiohttp", {"msgs_per_s": 1500.0}),
+    ]
+    text = _report.format_tables(rows)
+    lines = {line.split()[0]: line for line in text.splitlines() if line.strip()}
+    assert lines["trio_heartbeat"].split()[1:] == ["n/a", "n/a"]
+    assert lines["aiohttp"].split()[-1] == "1.50x"
+    assert lines["raw-trio-websocket"].split()[-1] == "1.00x"
+
+
+def test_finish_appends_and_strict_exit(tmp_path: Any) -> None:
+    written: list[Any] = []
+
+    def append(rows: Any, *, run_id: str) -> Any:
+        written.append((run_id, list(rows)))
+        return tmp_path / "r.jsonl"
+
+    rows = [_row("bulk-64KiB", "trio_heartbeat", {"MB_per_s": 1.0})]
+    assert _report.finish(rows, run_id="x", chart=False, append=append) == 0
+    assert _report.finish(rows, run_id="y", chart=False, append=append, strict=True) == 1
+    assert [w[0] for w in written] == ["x", "y"]
+
+
+def test_model_handshakes_follow_the_schedule() -> None:
+    from bench.storm import model_handshakes
+
+    # Without jitter every client retries at 0.1, 0.3, 0.7, 1.5, 3.1, 5.1 s after the drop;
+    # the server is back 3.4 s after it, so all come back together at 5.1 - 3.4 = 1.7 s.
+    even = model_handshakes(50, 3.4, 0.1, 2.0, jitter=False, seed=1)
+    assert even == pytest.approx([1.7] * 50)
+    m = storm_metrics(even, 0.0, 50, 2.0)
+    assert m["peak_ratio"] == pytest.approx(20.0)
+    # With full jitter they spread over [0, wait_max) and stay seeded.
+    spread = model_handshakes(2000, 3.4, 0.1, 2.0, jitter=True, seed=7)
+    assert spread == model_handshakes(2000, 3.4, 0.1, 2.0, jitter=True, seed=7)
+    assert min(spread) >= 0.0 and max(spread) < 2.0
+    assert 1.4 < storm_metrics(spread, 0.0, 2000, 2.0)["peak_ratio"] < 2.6
