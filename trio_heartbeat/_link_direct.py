@@ -77,12 +77,18 @@ class DirectLink:
             data = self._ws.send(event)
         except LocalProtocolError:
             raise self._closed or ConnectionLost(1006, "connection no longer open") from None
-        async with self._send_lock:
-            try:
-                await self.stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self._closed = self._closed or ConnectionLost(1006, f"stream closed: {exc}")
-                raise self._closed from None
+        lock = self._send_lock
+        if lock.locked():
+            await lock.acquire()
+        else:
+            lock.acquire_nowait()  # send_all checkpoints anyway: no extra yield
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._closed = self._closed or ConnectionLost(1006, f"stream closed: {exc}")
+            raise self._closed from None
+        finally:
+            lock.release()
 
     async def send(self, message: Message) -> None:
         """Send one message; :class:`ConnectionLost` if the link is gone."""
