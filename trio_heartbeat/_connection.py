@@ -2,13 +2,14 @@
 
 Structure (all inside the nursery of :func:`open_managed_websocket`)::
 
-    supervisor            connect -> run link -> classify the end -> back off -> again
-    └── link nursery      trio-websocket's reader task
-        └── task nursery  pump (receives), heartbeats (sends), watchdog (deadline),
-                          writer (flushes the outbox), and the on-connect step
+    supervisor              connect -> run link -> classify the end -> back off -> again
+    ├── (link nursery)      trio-websocket's reader, with Transport.TRIO_WEBSOCKET only
+    └── LinkSession         one open link: pump (receives), heartbeats (sends),
+                            watchdog (deadline), writer (while messages are queued),
+                            and the on-connect step (see ``_session.py``)
 
-The first task of a link to fail records why and cancels its siblings, so a
-link ends with exactly one cause. Timing decisions are made by the pure
+This module owns the application's side (send, receive, state changes,
+statistics) and the supervisor; timing decisions are made by the pure
 :class:`~trio_heartbeat._liveness.Liveness` and
 :class:`~trio_heartbeat._reconnect.Backoff`.
 """
@@ -20,13 +21,12 @@ import logging
 import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import NoReturn
 
 import trio
 
-from ._codec import Codec, CodecFactory
-from ._delivery import DeliveryLedger
+from ._codec import CodecFactory
 from ._events import (
     Closed,
     Connected,
@@ -39,18 +39,15 @@ from ._events import (
     WaitingToReconnect,
 )
 from ._heartbeat import Heartbeat
-from ._liveness import Liveness
 from ._options import ConnectionOptions, Transport
 from ._queues import Inbox, Outbox
-from ._ratelimit import TokenBucket
 from ._reconnect import Backoff, GiveUp, ReconnectPolicy
+from ._session import Counters, LinkSession
 from ._transport import Dial, Link, first_error, open_link, parse_url, tcp_dialer, translate_error
 from .errors import (
     ConnectionClosedError,
     ConnectionLost,
-    PeerUnresponsive,
     ReconnectGaveUp,
-    RemoteProtocolError,
     UsageError,
 )
 
@@ -68,12 +65,6 @@ Message = str | bytes
 OnConnect = Callable[["LiveLink"], Awaitable[object] | AbstractAsyncContextManager[object]]
 """``on_connect(link)``: an async function, or a function returning an async
 context manager that stays entered while the link is up."""
-
-_NO_STACK: AbstractAsyncContextManager[None] = nullcontext()
-
-# Checkpoints the watchdog takes before declaring death, so that bytes which
-# already arrived (while the process was busy) are read first.
-_SETTLE_CHECKPOINTS = 3
 
 
 @asynccontextmanager
@@ -129,45 +120,31 @@ class ManagedWebSocket:
     __slots__ = (
         "_attempt_scope",
         "_backoff",
-        "_bucket",
         "_bytes_in",
         "_bytes_out",
         "_closing",
-        "_codec",
         "_codec_factory",
-        "_confirms_delivery",
         "_connected",
         "_connected_at",
         "_connects",
+        "_counters",
         "_dial",
-        "_direct_send_ok",
-        "_end_error",
         "_events_early",
         "_events_in",
         "_events_out",
         "_hb_totals",
         "_heartbeat",
         "_inbox",
-        "_ledger",
-        "_link",
-        "_liveness",
-        "_messages_in",
-        "_messages_out",
         "_on_connect",
         "_options",
         "_outbox",
         "_policy",
-        "_protocol_errors",
-        "_reply_window",
         "_rtt",
-        "_start_writer",
+        "_session",
         "_state",
         "_supervisor_scope",
         "_target",
-        "_tasks_scope",
         "_terminal",
-        "_watch_scope",
-        "_writer_running",
         "url",
     )
 
@@ -195,7 +172,6 @@ class ManagedWebSocket:
         if codec is not None and not callable(codec):
             raise UsageError("codec must be a factory: a callable returning a Codec")
         self._codec_factory = codec
-        self._codec: Codec | None = None
         self.url = url
         self._target = parse_url(url)
         self._heartbeat = heartbeat
@@ -212,34 +188,18 @@ class ManagedWebSocket:
         self._events_in: trio.MemorySendChannel[StateChange] | None = None
         self._events_out: trio.MemoryReceiveChannel[StateChange] | None = None
         self._state = "connecting"
-        self._link: Link | None = None
         self._connected_at: float | None = None
         self._connected = trio.Event()
         self._terminal: BaseException | None = None
         self._closing = False
         self._supervisor_scope = trio.CancelScope()
-        hb = heartbeat
-        self._reply_window = hb.reply_timeout or hb.interval or math.inf
-        self._direct_send_ok = codec is None and options.send_rate is None
-        self._confirms_delivery = hb.uses_ping_frames or (
-            hb.interval is not None and hb.reply is not None
-        )
-        self._ledger: DeliveryLedger | None = None
         self._attempt_scope = trio.CancelScope()
-        self._end_error: BaseException | None = None
-        self._watch_scope: trio.CancelScope | None = None
-        self._tasks_scope: trio.CancelScope | None = None
-        self._start_writer: Callable[[], None] | None = None
-        self._writer_running = False
-        self._bucket: TokenBucket | None = None
-        self._liveness: Liveness | None = None
+        self._session: LinkSession | None = None
+        self._counters = Counters()
         # Counters over all links.
         self._connects = 0
         self._hb_totals = [0, 0, 0]  # sent, answered, missed of finished links
         self._rtt: tuple[float | None, float | None] = (None, None)
-        self._messages_in = 0
-        self._messages_out = 0
-        self._protocol_errors = 0
         self._bytes_in = 0
         self._bytes_out = 0
 
@@ -282,18 +242,8 @@ class ManagedWebSocket:
         if self._outbox.put(message):
             self._emit(MessagesDropped(1, "send buffer full (drop_oldest)"))
             logger.warning("send buffer full: dropped the oldest message")
-        self._ensure_writer()
-
-    def _ensure_writer(self) -> None:
-        """Start the writer task if the link is up, work is queued and none runs.
-
-        The writer exits when the outbox is empty, so an idle connection holds
-        no writer task (memory per connection matters at 10,000 of them).
-        """
-        start = self._start_writer
-        if start is not None and not self._writer_running and self._outbox.items:
-            self._writer_running = True
-            start()
+        if self._session is not None:
+            self._session.ensure_writer()
 
     async def send(self, message: Message) -> None:
         """Like :meth:`send_nowait`, but while the link is up and the buffer is
@@ -308,41 +258,17 @@ class ManagedWebSocket:
         await trio.lowlevel.checkpoint_if_cancelled()
         while self._state == "connected" and self._outbox.full:
             await self._outbox.wait_not_full()
-        link = self._link
-        outbox = self._outbox
+        session = self._session
         if (
-            self._direct_send_ok
-            and link is not None
+            session is not None
             and self._state == "connected"
-            and not outbox.items
-            and not outbox.in_flight
+            and session.can_send_now
             and isinstance(message, (str, bytes))
         ):
-            await self._send_now(link, message)
+            await session.send_now(message)
             return
         self.send_nowait(message)
         await trio.lowlevel.cancel_shielded_checkpoint()
-
-    async def _send_now(self, link: Link, message: Message) -> None:
-        outbox = self._outbox
-        outbox.in_flight = True
-        try:
-            await link.send(message)
-        except ConnectionLost:
-            outbox.put_back(message)  # goes out after the reconnect
-            return
-        except BaseException:
-            # Cancelled mid-write: part of the frame may be on the wire, so the
-            # link cannot be trusted any more. Drop it; the message goes out
-            # again after the reconnect.
-            outbox.put_back(message)
-            with trio.CancelScope(shield=True):
-                await link.abort()
-            raise
-        outbox.written()
-        if self._ledger is not None:
-            self._ledger.written(message)
-        self._messages_out += 1
 
     async def receive(self) -> Message:
         """The next application message, across reconnects.
@@ -384,7 +310,8 @@ class ManagedWebSocket:
         sent, answered, missed = self._hb_totals
         rtt_last, rtt_smoothed = self._rtt
         bytes_in, bytes_out = self._bytes_in, self._bytes_out
-        live = self._liveness
+        session = self._session
+        live = session.liveness if session is not None else None
         if live is not None:
             sent, answered, missed = (
                 sent + live.sent,
@@ -393,9 +320,9 @@ class ManagedWebSocket:
             )
             rtt_last = live.rtt_last if live.rtt_last is not None else rtt_last
             rtt_smoothed = live.rtt_smoothed if live.rtt_smoothed is not None else rtt_smoothed
-        if self._link is not None:
-            bytes_in += self._link.stream.bytes_in
-            bytes_out += self._link.stream.bytes_out
+        if session is not None:
+            bytes_in += session.link.stream.bytes_in
+            bytes_out += session.link.stream.bytes_out
         uptime = 0.0
         if self._connected_at is not None:
             uptime = trio.current_time() - self._connected_at
@@ -410,12 +337,12 @@ class ManagedWebSocket:
             reconnects=max(self._connects - 1, 0),
             attempts=self._backoff.attempts,
             uptime=uptime,
-            messages_in=self._messages_in,
-            messages_out=self._messages_out,
+            messages_in=self._counters.messages_in,
+            messages_out=self._counters.messages_out,
             bytes_in=bytes_in,
             bytes_out=bytes_out,
             messages_dropped=self._outbox.dropped,
-            protocol_errors=self._protocol_errors,
+            protocol_errors=self._counters.protocol_errors,
             send_buffered=len(self._outbox),
         )
 
@@ -472,7 +399,7 @@ class ManagedWebSocket:
         With ``options.resend_unconfirmed`` they go back to the front of the
         outbox (at-least-once); otherwise they are only reported.
         """
-        ledger, self._ledger = self._ledger, None
+        ledger = self._session.ledger if self._session is not None else None
         if ledger is None:
             return ()
         unconfirmed = ledger.take_unconfirmed()
@@ -484,7 +411,10 @@ class ManagedWebSocket:
         if self._connected_at is not None:
             self._connected_at = None
             self._connected = trio.Event()
-        live, link = self._liveness, self._link
+        session, self._session = self._session, None
+        if session is None:
+            return
+        live, link = session.liveness, session.link
         if live is not None:
             self._hb_totals = [
                 self._hb_totals[0] + live.sent,
@@ -493,17 +423,15 @@ class ManagedWebSocket:
             ]
             if live.rtt_last is not None:
                 self._rtt = (live.rtt_last, live.rtt_smoothed)
-        if link is not None:
-            self._bytes_in += link.stream.bytes_in
-            self._bytes_out += link.stream.bytes_out
-        self._liveness = self._link = None
+        self._bytes_in += link.stream.bytes_in
+        self._bytes_out += link.stream.bytes_out
 
     async def _attempt(self, attempt: int) -> BaseException:
         """One connection attempt and, if it opens, the life of that link.
 
         Returns the error that ended it (never raises, except Cancelled).
         """
-        self._end_error = None
+        self._session = None
         try:
             if self._options.transport is Transport.TRIO_WEBSOCKET:
                 async with trio.open_nursery() as link_nursery:
@@ -523,10 +451,13 @@ class ManagedWebSocket:
         except BaseExceptionGroup as group:
             if not group.split(Exception)[0]:
                 raise
-            return self._end_error or first_error(group)
+            return self._session_error() or first_error(group)
         except Exception as exc:
-            return self._end_error or translate_error(exc)
-        return self._end_error or ConnectionLost(1006, "link ended")
+            return self._session_error() or translate_error(exc)
+        return self._session_error() or ConnectionLost(1006, "link ended")
+
+    def _session_error(self) -> BaseException | None:
+        return self._session.end_error if self._session is not None else None
 
     async def _open_and_run(self, nursery: trio.Nursery | None, attempt: int) -> None:
         link: Link | None = None
@@ -537,7 +468,6 @@ class ManagedWebSocket:
                 link = await open_link(
                     nursery, self._target, self._dial, self._options, self._policy.connect_timeout
                 )
-                self._link = link
                 await self._run_link(link, attempt)
         finally:
             if link is not None:
@@ -547,55 +477,23 @@ class ManagedWebSocket:
                     await link.abort()
 
     async def _run_link(self, link: Link, attempt: int) -> NoReturn:
-        liveness = Liveness(self._heartbeat, connected_at=trio.current_time())
-        self._liveness = liveness
-        self._codec = self._codec_factory() if self._codec_factory is not None else None
-        rate = self._options.send_rate
-        self._bucket = (
-            None
-            if rate is None
-            else TokenBucket(rate, self._options.send_burst, now=trio.current_time())
+        session = LinkSession(
+            link,
+            heartbeat=self._heartbeat,
+            options=self._options,
+            inbox=self._inbox,
+            outbox=self._outbox,
+            codec=self._codec_factory() if self._codec_factory is not None else None,
+            counters=self._counters,
+            emit=self._emit,
         )
-        link.on_pong = functools.partial(self._on_pong, liveness)
-        self._ledger = (
-            DeliveryLedger(self._options.send_buffer_size) if self._confirms_delivery else None
-        )
-        try:
-            await self._run_link_tasks(link, liveness, attempt)
-        finally:
-            self._start_writer = None
-        raise self._end_error or ConnectionLost(1006, "link ended")
+        self._session = session
+        step = None
+        if self._on_connect is not None:
+            step = functools.partial(self._run_on_connect, link, attempt)
+        await session.run(step, functools.partial(self._on_connected, link, attempt))
 
-    async def _run_link_tasks(self, link: Link, liveness: Liveness, attempt: int) -> None:
-        hb = self._heartbeat
-        # An exit stack only when there is an on-connect step to keep entered.
-        stack_cm = AsyncExitStack() if self._on_connect is not None else _NO_STACK
-        async with stack_cm as stack, trio.open_nursery() as tasks:
-            self._tasks_scope = tasks.cancel_scope
-            tasks.start_soon(self._pump, link, liveness)
-            if hb.interval is not None:
-                tasks.start_soon(self._heartbeats, link, liveness)
-            if hb.detects_death:
-                self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
-                tasks.start_soon(self._watchdog, link, liveness)
-            try:
-                await self._run_on_connect(link, attempt, stack)
-            except Exception as exc:
-                self._record_end(exc)
-            else:
-                self._start_writer = functools.partial(tasks.start_soon, self._writer, link)
-                self._ensure_writer()
-                self._connects += 1
-                self._connected_at = trio.current_time()
-                self._backoff.connected(self._connected_at)
-                self._state = "connected"
-                self._connected.set()
-                self._emit(Connected(attempt, link.subprotocol))
-                logger.info("connected to %s (attempt %d)", self._target.host, attempt)
-
-    async def _run_on_connect(self, link: Link, attempt: int, stack: AsyncExitStack | None) -> None:
-        if self._on_connect is None or stack is None:
-            return
+    async def _run_on_connect(self, link: Link, attempt: int, stack: AsyncExitStack) -> None:
         self._inbox.set_hook_active(True)
         try:
             live = LiveLink(link, self._inbox, attempt)
@@ -603,171 +501,14 @@ class ManagedWebSocket:
         finally:
             self._inbox.set_hook_active(False)
 
-    def _record_end(self, exc: BaseException) -> None:
-        """The first failure of a link's task: remember it and end the link."""
-        if self._end_error is None:
-            self._end_error = translate_error(exc)
-        self._start_writer = None
-        if self._tasks_scope is not None:
-            self._tasks_scope.cancel()
-
-    # -- the tasks of one link -------------------------------------------------
-
-    async def _pump(self, link: Link, liveness: Liveness) -> None:
-        """Receive forever: swallow heartbeat traffic, queue application messages."""
-        try:
-            hb = self._heartbeat
-            reply, server_payload, answer = hb.reply, hb.server_payload, hb.server_answer
-            inbox = self._inbox
-            while True:
-                message = await link.receive()
-                if reply is not None and message == reply:
-                    liveness.observe_reply(trio.current_time())
-                    if self._ledger is not None:
-                        self._ledger.reply()
-                    self._rearm_watchdog(liveness)
-                    continue
-                if server_payload is not None and message == server_payload:
-                    liveness.observe_heartbeat(trio.current_time())
-                    self._rearm_watchdog(liveness)
-                    if answer is not None:
-                        await link.send(answer)
-                    continue
-                codec = self._codec
-                if codec is None:
-                    self._messages_in += 1
-                    await inbox.put(message)
-                    continue
-                try:
-                    decoded = list(codec.decode(message))
-                except RemoteProtocolError:
-                    self._protocol_errors += 1
-                    logger.warning("protocol error from the peer: ending the link")
-                    raise
-                for item in decoded:
-                    self._messages_in += 1
-                    await inbox.put(item)
-        except Exception as exc:
-            self._record_end(exc)
-
-    async def _heartbeats(self, link: Link, liveness: Liveness) -> None:
-        """Send a client heartbeat whenever the liveness machine says one is due."""
-        try:
-            hb = self._heartbeat
-            interval = hb.interval
-            assert interval is not None
-            stream = link.stream
-            count = 0
-            while True:
-                liveness.observe_traffic(stream.last_receive)
-                now = trio.current_time()
-                due = liveness.next_heartbeat_deadline()
-                if now < due:
-                    # Never sleep past one interval: in idle mode the due time can come closer.
-                    await trio.sleep_until(min(due, now + interval))
-                    continue
-                count += 1
-                if hb.payload is None:
-                    token = count.to_bytes(8, "big")
-                    liveness.heartbeat_sent(now, token)
-                    if self._ledger is not None:
-                        self._ledger.heartbeat_written(token)
-                    await link.send_ping(token, self._reply_window)
-                else:
-                    liveness.heartbeat_sent(now)
-                    if self._ledger is not None and hb.reply is not None:
-                        self._ledger.heartbeat_written(count)
-                    await link.send(hb.payload)
-                self._rearm_watchdog(liveness)
-        except Exception as exc:
-            self._record_end(exc)
-
-    def _rearm_watchdog(self, liveness: Liveness) -> None:
-        """Move the watchdog's deadline to the current one (cheap: no wake-up)."""
-        if self._watch_scope is not None:
-            self._watch_scope.deadline = liveness.dead_deadline()
-
-    def _on_pong(self, liveness: Liveness, token: bytes) -> None:
-        """A pong arrived (called by the link while receiving)."""
-        liveness.observe_reply(trio.current_time(), token)
-        if self._ledger is not None:
-            self._ledger.reply(token)
-        self._rearm_watchdog(liveness)
-
-    async def _watchdog(self, link: Link, liveness: Liveness) -> None:
-        """Wait for the liveness deadline; abort the link if it really passed."""
-        try:
-            stream = link.stream
-            while True:
-                assert self._watch_scope is not None
-                with self._watch_scope:
-                    await trio.sleep_forever()
-                liveness.observe_traffic(stream.last_receive)
-                if self._inbox.full:
-                    # We stopped reading (the application is behind): the silence is ours.
-                    await self._inbox.wait_not_full()
-                    liveness.observe_heartbeat(trio.current_time())
-                elif liveness.is_dead(trio.current_time()):
-                    # Looks dead: first let bytes that already arrived be read.
-                    for _ in range(_SETTLE_CHECKPOINTS):
-                        await trio.lowlevel.checkpoint()
-                    liveness.observe_traffic(stream.last_receive)
-                    now = trio.current_time()
-                    liveness.expire(now)
-                    if liveness.is_dead(now):
-                        bound = liveness.dead_bound()
-                        logger.warning("peer unresponsive for %g s: aborting the link", bound)
-                        proof = self._heartbeat.any_traffic_proves_life
-                        # The link is aborted on the way out (no polite close to a dead peer).
-                        raise PeerUnresponsive(bound, "inbound traffic" if proof else "heartbeat")
-                self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
-        except Exception as exc:
-            self._record_end(exc)
-
-    async def _writer(self, link: Link) -> None:
-        """Write buffered application messages in order, at the configured pace."""
-        try:
-            await self._write_queued(link, self._bucket)
-        except Exception as exc:
-            self._record_end(exc)
-        finally:
-            self._writer_running = False
-
-    async def _write_queued(self, link: Link, bucket: TokenBucket | None) -> None:
-        outbox = self._outbox
-        while outbox.items:
-            if bucket is not None:
-                wait = bucket.wait_time(trio.current_time())
-                if wait > 0:
-                    await trio.sleep(wait)
-                    continue
-                bucket.take(trio.current_time())
-            codec = self._codec
-            if codec is None:
-                batch: tuple[Message, ...] = (outbox.take(),)
-                frame = batch[0]
-            else:
-                batch = outbox.take_batch(self._options.send_batch_size)
-                try:
-                    frame = codec.encode(batch)
-                except Exception as exc:
-                    # A message the protocol cannot carry: dropped, counted and
-                    # reported, never retried in a loop, never a reason to reconnect.
-                    outbox.written()
-                    outbox.dropped += len(batch)
-                    self._emit(MessagesDropped(len(batch), f"codec could not encode: {exc}"))
-                    logger.exception("dropped %d message(s) the codec cannot encode", len(batch))
-                    continue
-            try:
-                await link.send(frame)
-            except BaseException:
-                outbox.put_back(*batch)
-                raise
-            outbox.written()
-            if self._ledger is not None:
-                for message in batch:
-                    self._ledger.written(message)
-            self._messages_out += len(batch)
+    def _on_connected(self, link: Link, attempt: int) -> None:
+        self._connects += 1
+        self._connected_at = trio.current_time()
+        self._backoff.connected(self._connected_at)
+        self._state = "connected"
+        self._connected.set()
+        self._emit(Connected(attempt, link.subprotocol))
+        logger.info("connected to %s (attempt %d)", self._target.host, attempt)
 
     # -- shutdown --------------------------------------------------------------
 

@@ -1,0 +1,365 @@
+"""The life of one open link: its sibling tasks and the state they share.
+
+A :class:`LinkSession` is made for every link that opens. In one nursery it
+runs the pump (receives, swallows heartbeat traffic, queues application
+messages), the heartbeat sender, the watchdog (the liveness deadline, a
+``CancelScope.deadline`` moved as heartbeats go out and replies come in) and,
+only while messages are queued, the writer; the on-connect step runs in the
+same nursery. The first task to fail records why and cancels the others, so a
+link ends with exactly one cause (:attr:`LinkSession.end_error`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, nullcontext
+from typing import NoReturn
+
+import trio
+
+from ._codec import Codec
+from ._delivery import DeliveryLedger
+from ._events import MessagesDropped, StateChange
+from ._heartbeat import Heartbeat
+from ._liveness import Liveness
+from ._options import ConnectionOptions
+from ._queues import Inbox, Outbox
+from ._ratelimit import TokenBucket
+from ._transport import Link, translate_error
+from .errors import ConnectionLost, PeerUnresponsive, RemoteProtocolError
+
+__all__ = ["Counters", "LinkSession"]
+
+logger = logging.getLogger("trio_heartbeat")
+
+Message = str | bytes
+OnConnectStep = Callable[[AsyncExitStack], Awaitable[None]]
+
+# Checkpoints the watchdog takes before declaring death, so that bytes which
+# already arrived (while the process was busy) are read first.
+SETTLE_CHECKPOINTS = 3
+
+_NO_STACK: AbstractAsyncContextManager[None] = nullcontext()
+
+
+class Counters:
+    """Message counters of a managed connection, over all its links."""
+
+    __slots__ = ("messages_in", "messages_out", "protocol_errors")
+
+    def __init__(self) -> None:
+        self.messages_in = 0
+        self.messages_out = 0
+        self.protocol_errors = 0
+
+
+class LinkSession:
+    """One open link and its tasks. Create, then ``await run(...)`` (never returns)."""
+
+    __slots__ = (
+        "_bucket",
+        "_counters",
+        "_emit",
+        "_heartbeat",
+        "_inbox",
+        "_options",
+        "_outbox",
+        "_reply_window",
+        "_start_writer",
+        "_tasks_scope",
+        "_watch_scope",
+        "_writer_running",
+        "codec",
+        "end_error",
+        "ledger",
+        "link",
+        "liveness",
+    )
+
+    def __init__(
+        self,
+        link: Link,
+        *,
+        heartbeat: Heartbeat,
+        options: ConnectionOptions,
+        inbox: Inbox,
+        outbox: Outbox,
+        codec: Codec | None,
+        counters: Counters,
+        emit: Callable[[StateChange], None],
+    ) -> None:
+        now = trio.current_time()
+        self.link = link
+        self.liveness = Liveness(heartbeat, connected_at=now)
+        self.codec = codec
+        confirms = heartbeat.uses_ping_frames or (
+            heartbeat.interval is not None and heartbeat.reply is not None
+        )
+        self.ledger = DeliveryLedger(options.send_buffer_size) if confirms else None
+        self.end_error: BaseException | None = None
+        self._heartbeat = heartbeat
+        self._options = options
+        self._inbox = inbox
+        self._outbox = outbox
+        self._counters = counters
+        self._emit = emit
+        self._reply_window = heartbeat.reply_timeout or heartbeat.interval or float("inf")
+        rate = options.send_rate
+        self._bucket = None if rate is None else TokenBucket(rate, options.send_burst, now=now)
+        self._tasks_scope: trio.CancelScope | None = None
+        self._watch_scope: trio.CancelScope | None = None
+        self._start_writer: Callable[[], None] | None = None
+        self._writer_running = False
+        link.on_pong = self._on_pong
+
+    async def run(
+        self, on_connect: OnConnectStep | None, connected: Callable[[], None]
+    ) -> NoReturn:
+        """Run the link's tasks, then ``on_connect``, then call ``connected()``.
+
+        Returns only by raising: the error that ended the link.
+        """
+        try:
+            await self._run_tasks(on_connect, connected)
+        finally:
+            self._start_writer = None
+        raise self.end_error or ConnectionLost(1006, "link ended")
+
+    async def _run_tasks(
+        self, on_connect: OnConnectStep | None, connected: Callable[[], None]
+    ) -> None:
+        hb, link, liveness = self._heartbeat, self.link, self.liveness
+        # An exit stack only when there is an on-connect step to keep entered.
+        stack_cm = AsyncExitStack() if on_connect is not None else _NO_STACK
+        async with stack_cm as stack, trio.open_nursery() as tasks:
+            self._tasks_scope = tasks.cancel_scope
+            tasks.start_soon(self._pump)
+            if hb.interval is not None:
+                tasks.start_soon(self._heartbeats)
+            if hb.detects_death:
+                self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
+                tasks.start_soon(self._watchdog)
+            try:
+                if on_connect is not None and stack is not None:
+                    await on_connect(stack)
+            except Exception as exc:
+                self._record_end(exc)
+            else:
+                self._start_writer = functools.partial(tasks.start_soon, self._writer, link)
+                self.ensure_writer()
+                connected()
+
+    def _record_end(self, exc: BaseException) -> None:
+        """The first failure of a task: remember it and end the link."""
+        if self.end_error is None:
+            self.end_error = translate_error(exc)
+        self._start_writer = None
+        if self._tasks_scope is not None:
+            self._tasks_scope.cancel()
+
+    # -- sending ---------------------------------------------------------------
+
+    def ensure_writer(self) -> None:
+        """Start the writer task if the link is up, work is queued and none runs.
+
+        The writer exits when the outbox is empty, so an idle connection holds
+        no writer task (memory per connection matters at 10,000 of them).
+        """
+        start = self._start_writer
+        if start is not None and not self._writer_running and self._outbox.items:
+            self._writer_running = True
+            start()
+
+    @property
+    def can_send_now(self) -> bool:
+        """True when a message may be written in the caller's task, in order."""
+        outbox = self._outbox
+        return (
+            self._start_writer is not None
+            and self.codec is None
+            and self._bucket is None
+            and not outbox.items
+            and not outbox.in_flight
+        )
+
+    async def send_now(self, message: Message) -> None:
+        """Write ``message`` in the caller's task (see ``ManagedWebSocket.send``)."""
+        outbox = self._outbox
+        outbox.in_flight = True
+        try:
+            await self.link.send(message)
+        except ConnectionLost:
+            outbox.put_back(message)  # goes out after the reconnect
+            return
+        except BaseException:
+            # Cancelled mid-write: part of the frame may be on the wire, so the
+            # link cannot be trusted any more. Drop it; the message goes out
+            # again after the reconnect.
+            outbox.put_back(message)
+            with trio.CancelScope(shield=True):
+                await self.link.abort()
+            raise
+        outbox.written()
+        if self.ledger is not None:
+            self.ledger.written(message)
+        self._counters.messages_out += 1
+
+    async def _writer(self, link: Link) -> None:
+        """Write queued application messages in order, at the configured pace."""
+        try:
+            await self._write_queued(link)
+        except Exception as exc:
+            self._record_end(exc)
+        finally:
+            self._writer_running = False
+
+    async def _write_queued(self, link: Link) -> None:
+        outbox, bucket, codec = self._outbox, self._bucket, self.codec
+        while outbox.items:
+            if bucket is not None:
+                wait = bucket.wait_time(trio.current_time())
+                if wait > 0:
+                    await trio.sleep(wait)
+                    continue
+                bucket.take(trio.current_time())
+            if codec is None:
+                batch: tuple[Message, ...] = (outbox.take(),)
+                frame = batch[0]
+            else:
+                batch = outbox.take_batch(self._options.send_batch_size)
+                try:
+                    frame = codec.encode(batch)
+                except Exception as exc:
+                    # A message the protocol cannot carry: dropped, counted and
+                    # reported, never retried in a loop, never a reason to reconnect.
+                    outbox.written()
+                    outbox.dropped += len(batch)
+                    self._emit(MessagesDropped(len(batch), f"codec could not encode: {exc}"))
+                    logger.exception("dropped %d message(s) the codec cannot encode", len(batch))
+                    continue
+            try:
+                await link.send(frame)
+            except BaseException:
+                outbox.put_back(*batch)
+                raise
+            outbox.written()
+            if self.ledger is not None:
+                for message in batch:
+                    self.ledger.written(message)
+            self._counters.messages_out += len(batch)
+
+    # -- receiving -------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        """Receive forever: swallow heartbeat traffic, queue application messages."""
+        try:
+            hb, link, liveness = self._heartbeat, self.link, self.liveness
+            reply, server_payload, answer = hb.reply, hb.server_payload, hb.server_answer
+            inbox, counters, codec = self._inbox, self._counters, self.codec
+            while True:
+                message = await link.receive()
+                if reply is not None and message == reply:
+                    liveness.observe_reply(trio.current_time())
+                    if self.ledger is not None:
+                        self.ledger.reply()
+                    self._rearm_watchdog()
+                    continue
+                if server_payload is not None and message == server_payload:
+                    liveness.observe_heartbeat(trio.current_time())
+                    self._rearm_watchdog()
+                    if answer is not None:
+                        await link.send(answer)
+                    continue
+                if codec is None:
+                    counters.messages_in += 1
+                    await inbox.put(message)
+                    continue
+                try:
+                    decoded = list(codec.decode(message))
+                except RemoteProtocolError:
+                    counters.protocol_errors += 1
+                    logger.warning("protocol error from the peer: ending the link")
+                    raise
+                for item in decoded:
+                    counters.messages_in += 1
+                    await inbox.put(item)
+        except Exception as exc:
+            self._record_end(exc)
+
+    def _on_pong(self, token: bytes) -> None:
+        """A pong arrived (called by the link while receiving)."""
+        self.liveness.observe_reply(trio.current_time(), token)
+        if self.ledger is not None:
+            self.ledger.reply(token)
+        self._rearm_watchdog()
+
+    # -- heartbeats and the deadline -------------------------------------------
+
+    async def _heartbeats(self) -> None:
+        """Send a client heartbeat whenever the liveness machine says one is due."""
+        try:
+            hb, link, liveness = self._heartbeat, self.link, self.liveness
+            interval = hb.interval
+            assert interval is not None
+            stream = link.stream
+            count = 0
+            while True:
+                liveness.observe_traffic(stream.last_receive)
+                now = trio.current_time()
+                due = liveness.next_heartbeat_deadline()
+                if now < due:
+                    # Never sleep past one interval: in idle mode the due time can come closer.
+                    await trio.sleep_until(min(due, now + interval))
+                    continue
+                count += 1
+                if hb.payload is None:
+                    token = count.to_bytes(8, "big")
+                    liveness.heartbeat_sent(now, token)
+                    if self.ledger is not None:
+                        self.ledger.heartbeat_written(token)
+                    await link.send_ping(token, self._reply_window)
+                else:
+                    liveness.heartbeat_sent(now)
+                    if self.ledger is not None and hb.reply is not None:
+                        self.ledger.heartbeat_written(count)
+                    await link.send(hb.payload)
+                self._rearm_watchdog()
+        except Exception as exc:
+            self._record_end(exc)
+
+    def _rearm_watchdog(self) -> None:
+        """Move the watchdog's deadline to the current one (cheap: no wake-up)."""
+        if self._watch_scope is not None:
+            self._watch_scope.deadline = self.liveness.dead_deadline()
+
+    async def _watchdog(self) -> None:
+        """Wait for the liveness deadline; end the link if it really passed."""
+        try:
+            liveness, stream, inbox = self.liveness, self.link.stream, self._inbox
+            while True:
+                assert self._watch_scope is not None
+                with self._watch_scope:
+                    await trio.sleep_forever()
+                liveness.observe_traffic(stream.last_receive)
+                if inbox.full:
+                    # We stopped reading (the application is behind): the silence is ours.
+                    await inbox.wait_not_full()
+                    liveness.observe_heartbeat(trio.current_time())
+                elif liveness.is_dead(trio.current_time()):
+                    # Looks dead: first let bytes that already arrived be read.
+                    for _ in range(SETTLE_CHECKPOINTS):
+                        await trio.lowlevel.checkpoint()
+                    liveness.observe_traffic(stream.last_receive)
+                    now = trio.current_time()
+                    liveness.expire(now)
+                    if liveness.is_dead(now):
+                        bound = liveness.dead_bound()
+                        logger.warning("peer unresponsive for %g s: aborting the link", bound)
+                        proof = self._heartbeat.any_traffic_proves_life
+                        # The link is aborted on the way out (no polite close to a dead peer).
+                        raise PeerUnresponsive(bound, "inbound traffic" if proof else "heartbeat")
+                self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
+        except Exception as exc:
+            self._record_end(exc)
