@@ -94,9 +94,10 @@ class LiveLink:
     drops; the step is then cancelled and the attempt counts as failed.
     """
 
-    def __init__(self, link: Link, inbox: Inbox, attempt: int) -> None:
+    def __init__(self, link: Link, inbox: Inbox, attempt: int, session: LinkSession) -> None:
         self._link = link
         self._inbox = inbox
+        self._session = session
         self.attempt = attempt
 
     @property
@@ -108,6 +109,16 @@ class LiveLink:
 
     async def receive(self) -> Message:
         return await self._inbox.get_for_hook()
+
+    def set_silence_timeout(self, seconds: float) -> None:
+        """Declare this link dead after ``seconds`` without a sign of life.
+
+        For protocols that announce their timing when a link opens (Engine.IO's
+        pingInterval + pingTimeout). Applies to this link only; the heartbeat
+        must have some deadline for a watchdog to exist (:class:`UsageError`
+        with ``Heartbeat.disabled()``).
+        """
+        self._session.set_silence_timeout(seconds)
 
 
 class ManagedWebSocket:
@@ -496,7 +507,8 @@ class ManagedWebSocket:
     async def _run_on_connect(self, link: Link, attempt: int, stack: AsyncExitStack) -> None:
         self._inbox.set_hook_active(True)
         try:
-            live = LiveLink(link, self._inbox, attempt)
+            assert self._session is not None
+            live = LiveLink(link, self._inbox, attempt, self._session)
             await stack.enter_async_context(run_on_connect(self._on_connect, live))
         finally:
             self._inbox.set_hook_active(False)

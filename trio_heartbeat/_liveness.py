@@ -40,6 +40,7 @@ class Liveness:
 
     def __init__(self, heartbeat: Heartbeat, *, connected_at: float) -> None:
         self._hb = heartbeat
+        self._silence_timeout = heartbeat.silence_timeout
         self._last_life = connected_at
         # Time of the oldest heartbeat not yet followed by proof of life.
         self._unanswered_since: float | None = None
@@ -142,8 +143,8 @@ class Liveness:
         deadline = math.inf
         if self._hb.reply_timeout is not None and self._unanswered_since is not None:
             deadline = self._unanswered_since + self._hb.reply_timeout
-        if self._hb.silence_timeout is not None:
-            deadline = min(deadline, self._last_life + self._hb.silence_timeout)
+        if self._silence_timeout is not None:
+            deadline = min(deadline, self._last_life + self._silence_timeout)
         return deadline
 
     def is_dead(self, now: float) -> bool:
@@ -152,13 +153,23 @@ class Liveness:
 
     def dead_bound(self) -> float:
         """The timeout that ran out (seconds), for error messages."""
-        hb, since = self._hb, self._unanswered_since
+        hb, since, silence = self._hb, self._unanswered_since, self._silence_timeout
         reply_deadline = math.inf
         if hb.reply_timeout is not None and since is not None:
             reply_deadline = since + hb.reply_timeout
-        if hb.silence_timeout is None or reply_deadline <= self._last_life + hb.silence_timeout:
+        if silence is None or reply_deadline <= self._last_life + silence:
             return hb.reply_timeout or math.inf
-        return hb.silence_timeout
+        return silence
+
+    def set_silence_timeout(self, seconds: float) -> None:
+        """Use ``seconds`` as this link's silence bound from now on.
+
+        For protocols that announce their own timing when a link opens
+        (Engine.IO's pingInterval + pingTimeout).
+        """
+        if not seconds > 0:
+            raise ValueError(f"silence timeout must be > 0 seconds, got {seconds!r}")
+        self._silence_timeout = seconds
 
     def counts(self) -> HeartbeatCounts:
         """Heartbeats sent, answered and missed so far."""

@@ -28,7 +28,7 @@ from ._options import ConnectionOptions
 from ._queues import Inbox, Outbox
 from ._ratelimit import TokenBucket
 from ._transport import Link, translate_error
-from .errors import ConnectionLost, PeerUnresponsive, RemoteProtocolError
+from .errors import ConnectionLost, PeerUnresponsive, RemoteProtocolError, UsageError
 
 __all__ = ["Counters", "LinkSession"]
 
@@ -328,6 +328,13 @@ class LinkSession:
                 self._rearm_watchdog()
         except Exception as exc:
             self._record_end(exc)
+
+    def set_silence_timeout(self, seconds: float) -> None:
+        """Change this link's silence bound (see ``LiveLink.set_silence_timeout``)."""
+        if self._watch_scope is None:
+            raise UsageError("set_silence_timeout needs a Heartbeat with a deadline to move")
+        self.liveness.set_silence_timeout(seconds)
+        self._rearm_watchdog()
 
     def _rearm_watchdog(self) -> None:
         """Move the watchdog's deadline to the current one (cheap: no wake-up)."""

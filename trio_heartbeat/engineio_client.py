@@ -148,21 +148,18 @@ class EngineIOSession:
         return self.current
 
     def check_open(self, packet: wire.EngineOpen) -> None:
-        """Raise RemoteProtocolError if the server's settings defeat our liveness bound."""
-        bound = self.liveness_bound
-        if packet.ping_interval >= bound:
-            message = (
-                f"server pingInterval {packet.ping_interval:g} s is not below the liveness "
-                f"bound {bound:g} s (ping_interval + ping_timeout): configure them to match"
-            )
-            logger.error("%s", message)
-            raise RemoteProtocolError(message)
-        if packet.liveness_timeout < bound and not self._warned:
+        """Note when the server's timing differs from the configured one.
+
+        The link adopts the server's bound (pingInterval + pingTimeout) as soon
+        as the open packet arrives; the configured values only bound the wait
+        for it.
+        """
+        if packet.liveness_timeout != self.liveness_bound and not self._warned:
             self._warned = True
             logger.info(
-                "server allows %g s without a ping; this client declares death after %g s",
+                "server allows %g s without a ping (configured: %g s); adopting the server's",
                 packet.liveness_timeout,
-                bound,
+                self.liveness_bound,
             )
 
     async def wait_open(self) -> EngineIOCodec:
@@ -180,7 +177,9 @@ class EngineIOSession:
 
     @asynccontextmanager
     async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
-        await self.wait_open()
+        codec = await self.wait_open()
+        assert codec.open_packet is not None
+        link.set_silence_timeout(codec.open_packet.liveness_timeout)
         async with run_on_connect(self._then, link):
             yield
 

@@ -92,21 +92,30 @@ async def test_engineio_echo_pongs_and_dead_after_bound(
         assert srv.dial_times == [0.0, 5.5]
 
 
-async def test_engineio_rejects_a_server_pinging_too_rarely(
+async def test_engineio_adopts_the_servers_ping_timing(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
+    """Configured 10 s + 5 s, but the server announces 30 s + 1 s: the link uses 31 s."""
     srv = MemoryServer(nursery, engine_server([], ping_interval=30.0))
     async with open_engineio(
         URL,
         ping_interval=10.0,
         ping_timeout=5.0,
-        reconnect=th.ReconnectPolicy(max_attempts=1),
+        reconnect=th.ReconnectPolicy.fixed(100.0),
         dial=srv.dial,
     ) as client:
-        with pytest.raises(th.ReconnectGaveUp) as info:
-            await client.receive()
-    assert isinstance(info.value.last_error, th.RemoteProtocolError)
-    assert "pingInterval 30 s" in str(info.value.last_error)
+        await client.ws.wait_connected()
+        await trio.sleep(70.0)  # pings at 30 and 60: alive, though 15 s passed in silence
+        assert client.ws.statistics().connects == 1
+        srv.last.freeze()  # the last ping was at 60: dead at 60 + 31
+        lost_at = None
+        async for event in client.ws.state_changes:
+            if isinstance(event, th.Disconnected):
+                lost_at = trio.current_time()
+                assert isinstance(event.cause, th.PeerUnresponsive)
+                break
+    assert lost_at == 91.0
+    assert srv.dial_times == [0.0]
 
 
 async def test_engineio_server_close_is_not_retried(

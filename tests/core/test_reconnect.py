@@ -263,3 +263,21 @@ async def test_oversized_inbound_message_closes_1009(
             await ws.receive()
     err = info.value.last_error
     assert isinstance(err, th.ConnectionLost) and err.code == 1009
+
+
+async def test_set_silence_timeout_needs_a_deadline_to_move(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def adjust(link: th.LiveLink) -> None:
+        link.set_silence_timeout(5.0)
+
+    with pytest.raises(th.ReconnectGaveUp) as info, trio.fail_after(100):
+        async with th.open_managed_websocket(
+            "ws://x/",
+            heartbeat=th.Heartbeat.disabled(),  # no deadline at all: nothing to move
+            reconnect=th.ReconnectPolicy.never(),
+            on_connect=adjust,
+            dial=echo_server.dial,
+        ) as ws:
+            await ws.receive()
+    assert isinstance(info.value.last_error, th.UsageError)

@@ -134,3 +134,13 @@ def test_tradovate_preset_combines_client_and_server_heartbeats() -> None:
 def test_bad_heartbeat_configs_are_rejected(kwargs: dict[str, object]) -> None:
     with pytest.raises((ValueError, TypeError)):
         Heartbeat(**kwargs)  # type: ignore[arg-type]
+
+
+def test_silence_timeout_can_be_set_per_link() -> None:
+    live = Liveness(Heartbeat.engineio(ping_interval=10.0, ping_timeout=5.0), connected_at=0.0)
+    assert live.dead_deadline() == 15.0
+    live.set_silence_timeout(31.0)  # the server announced 30 s + 1 s
+    assert live.dead_deadline() == 31.0
+    assert live.dead_bound() == 31.0
+    with pytest.raises(ValueError):
+        live.set_silence_timeout(0.0)
