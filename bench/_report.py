@@ -236,3 +236,20 @@ def finish(
             print(f"chart written to {chart_path}")
     failed = any(status == "FAIL" for _, status, _ in targets)
     return 1 if strict and failed else 0
+
+
+def scenario_main(
+    doc: str | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], list[dict[str, Any]]],
+    argv: list[str] | None,
+) -> int:
+    """Run one scenario alone: parse its options, run it, print table and targets, append JSON."""
+    from bench._common import append_results, new_run_id
+
+    parser = argparse.ArgumentParser(description=doc)
+    add_common_arguments(parser)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    rows = run(args)
+    return finish(rows, run_id=new_run_id(), chart=False, append=append_results, strict=args.strict)

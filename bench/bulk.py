@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import _report
 from bench._clients import CLIENTS, source_fn
-from bench._common import append_results, median, new_run_id, quiet_logs, server
+from bench._common import median, quiet_logs, server
 
 WORKLOADS = {
     # scenario: (message size, count, count in --quick)
@@ -80,14 +80,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run this scenario alone: table, targets, JSON lines."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    _report.add_common_arguments(parser)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    rows = run(args)
-    return _report.finish(
-        rows, run_id=new_run_id(), chart=False, append=append_results, strict=args.strict
-    )
+    return _report.scenario_main(__doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

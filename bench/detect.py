@@ -33,10 +33,8 @@ import trio
 
 from bench import _report
 from bench._common import (
-    append_results,
     has_websockets_trio,
     load_managed,
-    new_run_id,
     percentile,
     quiet_logs,
     server,
@@ -296,14 +294,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run this scenario alone: table, targets, JSON lines."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    _report.add_common_arguments(parser)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    rows = run(args)
-    return _report.finish(
-        rows, run_id=new_run_id(), chart=False, append=append_results, strict=args.strict
-    )
+    return _report.scenario_main(__doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

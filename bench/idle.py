@@ -40,11 +40,9 @@ import trio
 from bench import _report
 from bench._common import (
     BENCH_DIR,
-    append_results,
     has_websockets_trio,
     load_managed,
     median,
-    new_run_id,
     quiet_logs,
     raise_fd_limit,
     server,
@@ -347,14 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--child":
         _child(argv[1:])
         return 0
-    parser = argparse.ArgumentParser(description=__doc__)
-    _report.add_common_arguments(parser)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    rows = run(args)
-    return _report.finish(
-        rows, run_id=new_run_id(), chart=False, append=append_results, strict=args.strict
-    )
+    return _report.scenario_main(__doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":
