@@ -6,6 +6,7 @@ tasks in a nursery. See :func:`open_managed_websocket`.
 
 import logging as _logging
 
+from ._clock import HeartbeatClock, open_heartbeat_clock
 from ._codec import Codec, CodecFactory, PlainCodec
 from ._connection import LiveLink, ManagedWebSocket, OnConnect, open_managed_websocket
 from ._events import (
@@ -64,6 +65,7 @@ __all__ = [
     "GiveUpDecision",
     "HandshakeRejected",
     "Heartbeat",
+    "HeartbeatClock",
     "HeartbeatError",
     "LiveLink",
     "Liveness",
@@ -84,5 +86,6 @@ __all__ = [
     "Transport",
     "UsageError",
     "WaitingToReconnect",
+    "open_heartbeat_clock",
     "open_managed_websocket",
 ]

@@ -26,6 +26,7 @@ from typing import NoReturn
 
 import trio
 
+from ._clock import HeartbeatClock
 from ._codec import CodecFactory
 from ._events import (
     Closed,
@@ -133,6 +134,7 @@ class ManagedWebSocket:
         "_backoff",
         "_bytes_in",
         "_bytes_out",
+        "_clock",
         "_closing",
         "_codec_factory",
         "_connected",
@@ -170,6 +172,7 @@ class ManagedWebSocket:
         dial: Dial | None,
         rng: random.Random | None,
         codec: CodecFactory | None = None,
+        heartbeat_clock: HeartbeatClock | None = None,
     ) -> None:
         for name, value, kind in (
             ("heartbeat", heartbeat, Heartbeat),
@@ -183,6 +186,9 @@ class ManagedWebSocket:
         if codec is not None and not callable(codec):
             raise UsageError("codec must be a factory: a callable returning a Codec")
         self._codec_factory = codec
+        if heartbeat_clock is not None and not isinstance(heartbeat_clock, HeartbeatClock):
+            raise UsageError("heartbeat_clock must come from open_heartbeat_clock()")
+        self._clock = heartbeat_clock
         self.url = url
         self._target = parse_url(url)
         self._heartbeat = heartbeat
@@ -497,6 +503,7 @@ class ManagedWebSocket:
             codec=self._codec_factory() if self._codec_factory is not None else None,
             counters=self._counters,
             emit=self._emit,
+            clock=self._clock,
         )
         self._session = session
         step = None
@@ -576,6 +583,7 @@ async def open_managed_websocket(
     dial: Dial | None = None,
     rng: random.Random | None = None,
     codec: CodecFactory | None = None,
+    heartbeat_clock: HeartbeatClock | None = None,
 ) -> AsyncIterator[ManagedWebSocket]:
     """Open a self-healing WebSocket connection to ``url`` for the block's duration.
 
@@ -588,6 +596,9 @@ async def open_managed_websocket(
     - ``dial``: opens the byte stream (default TCP/TLS to the URL); the test kit
       passes in-memory streams here.
     - ``rng``: the random source for jitter (seed it in tests).
+    - ``heartbeat_clock``: a shared :class:`HeartbeatClock` (see
+      :func:`open_heartbeat_clock`) that times the heartbeats of many
+      connections with one timer; default: a timer per connection.
     - ``codec``: a factory of per-link :class:`Codec` objects for protocols that
       frame messages (SockJS arrays...); default: none.
 
@@ -605,6 +616,7 @@ async def open_managed_websocket(
         dial=dial,
         rng=rng,
         codec=codec,
+        heartbeat_clock=heartbeat_clock,
     )
     try:
         async with trio.open_nursery() as nursery:

@@ -12,6 +12,7 @@ engine trio-websocket itself uses, so this adds no dependency.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 
 import trio
@@ -36,9 +37,18 @@ from ._options import ConnectionOptions
 from ._transport_common import ObservedStream, Target, retry_after_seconds
 from .errors import ConnectError, ConnectionLost, HandshakeRejected, RemoteProtocolError
 
-__all__ = ["DirectLink", "direct_handshake"]
+__all__ = ["DirectLink", "direct_handshake", "ping_frame"]
 
 Message = str | bytes
+
+
+def ping_frame(payload: bytes) -> bytes:
+    """A client's (masked) RFC 6455 ping frame carrying ``payload`` (at most 125 bytes)."""
+    if len(payload) > 125:
+        raise ValueError("a ping payload is at most 125 bytes")
+    key = os.urandom(4)
+    masked = bytes(byte ^ key[i & 3] for i, byte in enumerate(payload))
+    return bytes((0x89, 0x80 | len(payload))) + key + masked
 
 
 class DirectLink:
@@ -77,6 +87,9 @@ class DirectLink:
             data = self._ws.send(event)
         except LocalProtocolError:
             raise self._closed or ConnectionLost(1006, "connection no longer open") from None
+        await self._send_bytes(data)
+
+    async def _send_bytes(self, data: bytes) -> None:
         lock = self._send_lock
         if lock.locked():
             await lock.acquire()
@@ -100,10 +113,16 @@ class DirectLink:
             await self._send_event(BytesMessage(data=message))
 
     async def send_ping(self, payload: bytes, wait_at_most: float) -> None:
-        """Send a ping; its pong is reported to ``on_pong`` (``wait_at_most`` unused)."""
+        """Send a ping; its pong is reported to ``on_pong`` (``wait_at_most`` unused).
+
+        The frame is built here rather than by wsproto (the hot path of a
+        heartbeat: wsproto tracks no state for outgoing pings).
+        """
         if self._closed is not None:
             raise self._closed
-        await self._send_event(Ping(payload=payload))
+        if self._ws.state is not ConnectionState.OPEN:
+            raise ConnectionLost(1006, "connection is closing")
+        await self._send_bytes(ping_frame(payload))
 
     async def receive(self) -> Message:
         """The next message; :class:`ConnectionLost` when the link ends.

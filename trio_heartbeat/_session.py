@@ -19,6 +19,7 @@ from typing import NoReturn
 
 import trio
 
+from ._clock import HeartbeatClock
 from ._codec import Codec
 from ._delivery import DeliveryLedger
 from ._events import MessagesDropped, StateChange
@@ -67,6 +68,7 @@ class LinkSession:
         "_options",
         "_outbox",
         "_reply_window",
+        "_sleep_until",
         "_start_writer",
         "_tasks_scope",
         "_watch_scope",
@@ -89,6 +91,7 @@ class LinkSession:
         codec: Codec | None,
         counters: Counters,
         emit: Callable[[StateChange], None],
+        clock: HeartbeatClock | None = None,
     ) -> None:
         now = trio.current_time()
         self.link = link
@@ -112,6 +115,7 @@ class LinkSession:
         self._watch_scope: trio.CancelScope | None = None
         self._start_writer: Callable[[], None] | None = None
         self._writer_running = False
+        self._sleep_until = clock.sleep_until if clock is not None else trio.sleep_until
         link.on_pong = self._on_pong
 
     async def run(
@@ -311,7 +315,7 @@ class LinkSession:
                 due = liveness.next_heartbeat_deadline()
                 if now < due:
                     # Never sleep past one interval: in idle mode the due time can come closer.
-                    await trio.sleep_until(min(due, now + interval))
+                    await self._sleep_until(min(due, now + interval))
                     continue
                 count += 1
                 if hb.payload is None:
