@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from contextlib import suppress
+from typing import NoReturn
 
 import trio
 from wsproto import ConnectionType, WSConnection
@@ -172,14 +174,21 @@ class DirectLink:
                     if self.on_pong is not None:
                         self.on_pong(bytes(event.payload))
                 elif isinstance(event, CloseConnection):
+                    if self._ws.state is ConnectionState.OPEN:
+                        # Not the peer's close: wsproto could not parse its frames.
+                        await self._fail_protocol(event.code, event.reason or "bad frame")
                     await self._on_close(event)
                     return
         except WsRemoteProtocolError as exc:
-            if exc.event_hint is not None and self._ws.state is ConnectionState.OPEN:
-                with contextlib.suppress(ConnectionLost):
-                    await self._send_event(exc.event_hint)
-            self._closed = ConnectionLost(1002, f"protocol error: {exc}")
-            raise RemoteProtocolError(f"broken WebSocket frame from the peer: {exc}") from None
+            await self._fail_protocol(1002, str(exc))
+
+    async def _fail_protocol(self, code: int, reason: str) -> NoReturn:
+        """The peer broke the protocol: tell it (close ``code``), then raise."""
+        if self._ws.state is ConnectionState.OPEN:
+            with suppress(ConnectionLost):
+                await self._send_event(CloseConnection(code=code, reason=reason[:120]))
+        self._closed = ConnectionLost(code, reason)
+        raise RemoteProtocolError(f"broken WebSocket frame from the peer: {reason}")
 
     async def _on_data(self, event: TextMessage | BytesMessage) -> None:
         data: Message = event.data if isinstance(event.data, str | bytes) else bytes(event.data)

@@ -31,7 +31,6 @@ class Outbox:
         self.items: deque[Message] = deque()
         self.dropped = 0
         self.in_flight = False
-        self._not_empty = trio.lowlevel.ParkingLot()
         self._settled = trio.lowlevel.ParkingLot()
         self._space = trio.lowlevel.ParkingLot()
 
@@ -51,7 +50,6 @@ class Outbox:
             dropped = 1
             self.dropped += 1
         self.items.append(message)
-        self._not_empty.unpark_all()
         return dropped
 
     @property
@@ -86,12 +84,6 @@ class Outbox:
         """
         self.in_flight = False
         self.items.extendleft(reversed(messages))
-        self._not_empty.unpark_all()
-
-    async def wait_not_empty(self) -> None:
-        """Return once there is a message to take."""
-        while not self.items:
-            await self._not_empty.park()
 
     async def wait_not_full(self) -> None:
         """Return once there is room for one more message."""

@@ -280,15 +280,15 @@ class LinkSession:
                     counters.messages_in += 1
                     await inbox.put(message)
                     continue
-                try:
-                    decoded = list(codec.decode(message))
-                except RemoteProtocolError:
-                    counters.protocol_errors += 1
-                    logger.warning("protocol error from the peer: ending the link")
-                    raise
-                for item in decoded:
+                for item in list(codec.decode(message)):  # a bad message delivers nothing
                     counters.messages_in += 1
                     await inbox.put(item)
+        except RemoteProtocolError as exc:
+            # A broken frame (wsproto) or message (codec): counted, logged once,
+            # and the link ends; the reconnect policy takes it from there.
+            counters.protocol_errors += 1
+            logger.warning("protocol error from the peer, ending the link: %s", exc)
+            self._record_end(exc)
         except Exception as exc:
             self._record_end(exc)
 

@@ -20,8 +20,7 @@ from typing import Protocol
 import trio
 
 from ._link_direct import direct_handshake
-from ._link_trio_websocket import translate_error as _translate_foreign
-from ._link_trio_websocket import trio_websocket_handshake
+from ._link_trio_websocket import translate_error, trio_websocket_handshake
 from ._options import ConnectionOptions, Transport
 from ._transport_common import Dial, ObservedStream, Target, parse_url, tcp_dialer
 from .errors import ConnectError, ConnectionLost, ConnectTimeout, HandshakeRejected
@@ -63,11 +62,6 @@ class Link(Protocol):
     async def close(self, code: int, reason: str, timeout: float) -> None: ...
 
     async def abort(self) -> None: ...
-
-
-def translate_error(exc: BaseException) -> BaseException:
-    """Our exception for a foreign (trio-websocket, wsproto, stream) error."""
-    return _translate_foreign(exc)
 
 
 async def open_link(

@@ -139,3 +139,23 @@ async def test_message_the_codec_cannot_encode_is_dropped_and_reported(
     assert frames == ['["fine"]']
     assert stats.messages_dropped == 1 and stats.connects == 1
     assert len(drops) == 1 and "text only" in drops[0].reason
+
+
+async def test_broken_websocket_frame_is_a_counted_protocol_error(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, transport: th.Transport
+) -> None:
+    if transport is not th.Transport.DIRECT:
+        pytest.skip("trio-websocket handles broken frames itself (it closes the stream)")
+
+    async def server(ws: trio_websocket.WebSocketConnection) -> None:
+        await ws._stream.send_all(b"\x83\x00")  # opcode 3 is reserved: a broken frame
+        await trio.sleep_forever()
+
+    srv = MemoryServer(nursery, server)
+    with pytest.raises(th.ReconnectGaveUp) as info:
+        async with th.open_managed_websocket(
+            "ws://x/", reconnect=th.ReconnectPolicy(max_attempts=2, wait_initial=0.1), dial=srv.dial
+        ) as ws:
+            await ws.receive()
+    assert isinstance(info.value.last_error, th.RemoteProtocolError)
+    assert ws.statistics().protocol_errors == 2
