@@ -206,7 +206,8 @@ class ManagedWebSocket:
         self._events_out: trio.MemoryReceiveChannel[StateChange] | None = None
         self._state = "connecting"
         self._connected_at: float | None = None
-        self._connected = trio.Event()
+        # Made only when someone waits for it: an idle connection stays small.
+        self._connected: trio.Event | None = None
         self._terminal: BaseException | None = None
         self._closing = False
         self._supervisor_scope = trio.CancelScope()
@@ -319,6 +320,8 @@ class ManagedWebSocket:
         """Wait until the link is up (returns at once if it is)."""
         self._check_usable()
         while self._state != "connected":
+            if self._connected is None:
+                self._connected = trio.Event()
             await self._connected.wait()
             self._check_usable()
 
@@ -402,7 +405,7 @@ class ManagedWebSocket:
                 self._terminal = gave_up
                 self._state = "gave_up"
                 self._inbox.close(gave_up)
-                self._connected.set()
+                self._wake_waiters()
                 self._emit(GaveUp(gave_up))
                 logger.warning("gave up: %s", gave_up)
                 return
@@ -425,9 +428,7 @@ class ManagedWebSocket:
         return unconfirmed
 
     def _mark_down(self) -> None:
-        if self._connected_at is not None:
-            self._connected_at = None
-            self._connected = trio.Event()
+        self._connected_at = None
         session, self._session = self._session, None
         if session is None:
             return
@@ -520,12 +521,18 @@ class ManagedWebSocket:
         finally:
             self._inbox.set_hook_active(False)
 
+    def _wake_waiters(self) -> None:
+        """Wake the tasks in ``wait_connected()`` (the state changed)."""
+        if self._connected is not None:
+            self._connected.set()
+            self._connected = None
+
     def _on_connected(self, link: Link, attempt: int) -> None:
         self._connects += 1
         self._connected_at = trio.current_time()
         self._backoff.connected(self._connected_at)
         self._state = "connected"
-        self._connected.set()
+        self._wake_waiters()
         self._emit(Connected(attempt, link.subprotocol))
         logger.info("connected to %s (attempt %d)", self._target.host, attempt)
 
@@ -543,7 +550,7 @@ class ManagedWebSocket:
             self._inbox.close(self._terminal)
         self._mark_down()
         self._state = "closed"
-        self._connected.set()
+        self._wake_waiters()
         self._emit(Closed(undelivered))
         if self._events_in is None:
             self._open_events_channel()  # a late reader still gets every change
