@@ -286,7 +286,7 @@ class LinkSession:
         except RemoteProtocolError as exc:
             # A broken frame (wsproto) or message (codec): counted, logged once,
             # and the link ends; the reconnect policy takes it from there.
-            counters.protocol_errors += 1
+            self._counters.protocol_errors += 1
             logger.warning("protocol error from the peer, ending the link: %s", exc)
             self._record_end(exc)
         except Exception as exc:
