@@ -104,8 +104,7 @@ class TrioWebsocketLink:
         (which ends with the link) and gives up after ``wait_at_most`` seconds.
         """
         if self.ws.closed is not None:
-            with map_errors():
-                raise trio_websocket.ConnectionClosed(self.ws.closed)
+            raise translate_error(trio_websocket.ConnectionClosed(self.ws.closed))
         self._nursery.start_soon(self._await_pong, payload, wait_at_most)
         await trio.lowlevel.checkpoint()
 

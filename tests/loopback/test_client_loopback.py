@@ -120,7 +120,8 @@ async def test_server_killed_and_restarted_on_same_port(echo_process: EchoProces
             lost = await next_disconnect(ws)
             assert lost.code == 1006 and not isinstance(lost.cause, th.PeerUnresponsive)
             await ws.send("two")
-            await trio.sleep(0.5)  # refused attempts meanwhile, backing off
+            refused = await next_disconnect(ws)  # an attempt while the server is down
+            assert not refused.was_connected
             assert ws.statistics().attempts >= 2
             echo_process.start()
             await ws.wait_connected()
