@@ -309,12 +309,14 @@ class ManagedWebSocket:
             raise StopAsyncIteration from None
 
     async def drain(self) -> None:
-        """Wait until every queued message was written to the socket."""
-        while True:
-            self._check_usable()
-            with trio.move_on_after(1.0):  # recheck usability now and then
-                await self._outbox.wait_settled()
-                return
+        """Wait until every queued message was written to the socket.
+
+        Raises the terminal error (``ReconnectGaveUp``, ``ConnectionClosedError``)
+        if the connection ended first: its queued messages were then not written.
+        """
+        self._check_usable()
+        await self._outbox.wait_settled()  # also woken when a give-up empties the outbox
+        self._check_usable()
 
     async def wait_connected(self) -> None:
         """Wait until the link is up (returns at once if it is)."""

@@ -202,3 +202,17 @@ async def test_buffered_unread_messages_kept_for_the_app_then_error(
             assert ws.state == "gave_up"
             assert await ws.receive() == "last words"  # delivered before the error
             await ws.receive()
+
+
+async def test_drain_raises_when_the_connection_gives_up_first(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    echo_server.refuse = True
+    policy = th.ReconnectPolicy(max_attempts=3, wait_initial=1.0, full_jitter=False)
+    with pytest.raises(th.ReconnectGaveUp) as info, trio.fail_after(100):
+        async with th.open_managed_websocket(
+            "ws://x/", reconnect=policy, dial=echo_server.dial
+        ) as ws:
+            ws.send_nowait("never written")
+            await ws.drain()
+    assert info.value.undelivered == ("never written",)
