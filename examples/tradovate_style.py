@@ -4,7 +4,7 @@ Frames from the server: ``o`` (open), ``h`` (heartbeat), ``a[...]`` (responses
 ``{"s","i","d"}`` and events ``{"e","d"}``), ``c[code,"reason"]`` (close). The client
 authorizes right after every ``o`` (``authorize\\n0\\n\\n<token>``), sends requests
 ``url\\nid\\nquery\\nbody`` answered by id, and sends ``[]`` every 0.25 s (Tradovate:
-2.5 s). The client is :func:`trio_heartbeat.tradovate.open_tradovate`; the fake server
+2.5 s). The client is :func:`trio_heartbeat.adapters.tradovate.open_tradovate`; the fake server
 is built on :mod:`trio_heartbeat.server` and the pure codecs in
 :mod:`trio_heartbeat.protocols`. Two requests are answered out of order and still
 matched by id; after three quote events the server sends ``c[3000,"Go away!"]``; the
@@ -21,10 +21,10 @@ import trio
 from _common import run, say
 
 import trio_heartbeat as th
+from trio_heartbeat.adapters.tradovate import TradovateClient, open_tradovate
 from trio_heartbeat.protocols import sockjs
 from trio_heartbeat.protocols import tradovate as wire
 from trio_heartbeat.server import ServerClient, ServerHeartbeat, open_heartbeat_server
-from trio_heartbeat.tradovate import TradovateClient, open_tradovate
 
 TOKEN = "demo-access-token"
 

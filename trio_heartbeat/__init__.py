@@ -6,10 +6,15 @@ tasks in a nursery. See :func:`open_managed_websocket`.
 
 import logging as _logging
 
-from ._clock import HeartbeatClock, open_heartbeat_clock
-from ._codec import Codec, CodecFactory, PlainCodec
-from ._connection import LiveLink, ManagedWebSocket, OnConnect, open_managed_websocket
-from ._events import (
+from trio_heartbeat._client.clock import HeartbeatClock, open_heartbeat_clock
+from trio_heartbeat._client.connection import (
+    LiveLink,
+    ManagedWebSocket,
+    OnConnect,
+    open_managed_websocket,
+)
+from trio_heartbeat._core.codec import Codec, CodecFactory, PlainCodec
+from trio_heartbeat._core.events import (
     Closed,
     Connected,
     Connecting,
@@ -20,12 +25,12 @@ from ._events import (
     StateChange,
     WaitingToReconnect,
 )
-from ._heartbeat import Heartbeat
-from ._liveness import Liveness
-from ._options import ConnectionOptions, Overflow, Transport
-from ._reconnect import Backoff, CloseAction, ReconnectAfter, ReconnectPolicy
-from ._reconnect import GiveUp as GiveUpDecision
-from .errors import (
+from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat._core.liveness import Liveness
+from trio_heartbeat._core.options import ConnectionOptions, Overflow, Transport
+from trio_heartbeat._core.reconnect import Backoff, CloseAction, ReconnectAfter, ReconnectPolicy
+from trio_heartbeat._core.reconnect import GiveUp as GiveUpDecision
+from trio_heartbeat.errors import (
     ConnectError,
     ConnectionClosedError,
     ConnectionLost,

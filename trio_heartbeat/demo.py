@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import trio
 
-from . import (
+from trio_heartbeat import (
     Closed,
     Connected,
     Connecting,
@@ -34,8 +34,8 @@ from . import (
     WaitingToReconnect,
     open_managed_websocket,
 )
-from .server import ServerClient, ServerHeartbeat, open_heartbeat_server
-from .testing import Direction, Faults, open_fault_proxy
+from trio_heartbeat.server._serve import ServerClient, ServerHeartbeat, open_heartbeat_server
+from trio_heartbeat.testing import Direction, Faults, open_fault_proxy
 
 FAULTS = ("half-open", "one-way", "silent-pongs", "close", "drop", "abort", "none")
 STYLES = ("ping", "text", "server")

@@ -11,10 +11,10 @@ import trio_websocket
 
 import trio_heartbeat as th
 from tests.core.memserver import Handler, MemoryServer
-from trio_heartbeat.engineio_client import EngineIOCodec, open_engineio
+from trio_heartbeat.adapters.engineio import EngineIOCodec, open_engineio
+from trio_heartbeat.adapters.socketio import RequestTimeout, open_socketio
 from trio_heartbeat.protocols import engineio as eio
 from trio_heartbeat.protocols import socketio as sio
-from trio_heartbeat.socketio_client import RequestTimeout, open_socketio
 
 URL = "ws://x/engine.io/?EIO=4&transport=websocket"
 

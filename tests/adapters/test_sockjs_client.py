@@ -11,8 +11,8 @@ import trio_websocket
 
 import trio_heartbeat as th
 from tests.core.memserver import Handler, MemoryServer
+from trio_heartbeat.adapters.sockjs import SockJSCodec, open_sockjs, sockjs_heartbeat, sockjs_url
 from trio_heartbeat.protocols import sockjs as wire
-from trio_heartbeat.sockjs_client import SockJSCodec, open_sockjs, sockjs_heartbeat, sockjs_url
 
 URL = "ws://x/echo/000/abc/websocket"
 

@@ -11,8 +11,8 @@ import trio_websocket
 
 import trio_heartbeat as th
 from tests.core.memserver import MemoryServer
+from trio_heartbeat.adapters.tradovate import Event, RequestTimeout, Response, open_tradovate
 from trio_heartbeat.protocols import tradovate as wire
-from trio_heartbeat.tradovate import Event, RequestTimeout, Response, open_tradovate
 
 URL = "ws://x/v1/websocket"
 TOKEN = "s3cret-token-value"

@@ -5,7 +5,7 @@ import attrs
 import pytest
 import trio
 
-import trio_heartbeat._connection as connection_module
+import trio_heartbeat._client.connection as connection_module
 from tests.core.memserver import MemoryServer, echo
 from trio_heartbeat import Transport
 

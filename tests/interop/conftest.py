@@ -41,7 +41,7 @@ import pytest
 import trio
 import trio.lowlevel
 
-from . import open_raw_websocket
+from tests.interop import open_raw_websocket
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTEROP_DIR = REPO_ROOT / "interop"

@@ -16,11 +16,10 @@ import pytest
 import trio
 
 import trio_heartbeat as th
-from trio_heartbeat.engineio_client import open_engineio
-from trio_heartbeat.socketio_client import open_socketio
-from trio_heartbeat.sockjs_client import open_sockjs, sockjs_heartbeat, sockjs_url
-
-from .conftest import InteropServers, ServerProcess
+from tests.interop.conftest import InteropServers, ServerProcess
+from trio_heartbeat.adapters.engineio import open_engineio
+from trio_heartbeat.adapters.socketio import open_socketio
+from trio_heartbeat.adapters.sockjs import open_sockjs, sockjs_heartbeat, sockjs_url
 
 pytestmark = pytest.mark.interop
 

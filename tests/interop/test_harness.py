@@ -18,8 +18,8 @@ import trio
 import wsproto.events
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from . import RawWebSocket, open_raw_websocket
-from .conftest import (
+from tests.interop import RawWebSocket, open_raw_websocket
+from tests.interop.conftest import (
     InteropServerError,
     InteropServers,
     ServerProcess,

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.protocols import QUICK, garbage, utf8_text
 from trio_heartbeat.errors import RemoteProtocolError, UsageError
 from trio_heartbeat.protocols import engineio
 from trio_heartbeat.protocols.engineio import (
@@ -27,8 +28,6 @@ from trio_heartbeat.protocols.engineio import (
     encode_packet,
     encode_pong,
 )
-
-from . import QUICK, garbage, utf8_text
 
 OPEN = (
     '0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":[],"pingInterval":25000,'

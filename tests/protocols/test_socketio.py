@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.protocols import QUICK, garbage, json_values, utf8_text
 from trio_heartbeat.errors import RemoteProtocolError, UsageError
 from trio_heartbeat.protocols.engineio import EngineMessage, decode_packet
 from trio_heartbeat.protocols.socketio import (
@@ -27,8 +28,6 @@ from trio_heartbeat.protocols.socketio import (
     encode_packet,
     is_server_disconnect,
 )
-
-from . import QUICK, garbage, json_values, utf8_text
 
 
 def decode(text: str) -> SioPacket | None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.protocols import QUICK, garbage, json_values, utf8_text
 from trio_heartbeat.errors import RemoteProtocolError, UsageError
 from trio_heartbeat.protocols import sockjs
 from trio_heartbeat.protocols.sockjs import (
@@ -25,8 +26,6 @@ from trio_heartbeat.protocols.sockjs import (
     encode_messages,
     encode_server_messages,
 )
-
-from . import QUICK, garbage, json_values, utf8_text
 
 # --------------------------------------------------------------------------- server frames
 

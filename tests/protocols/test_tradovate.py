@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.protocols import QUICK, garbage, json_values, utf8_text
 from trio_heartbeat.errors import ConnectionLost, RemoteProtocolError, UsageError
 from trio_heartbeat.protocols import tradovate
 from trio_heartbeat.protocols.sockjs import SockJSDecoder, SockJSHeartbeat, SockJSMessages
@@ -28,8 +29,6 @@ from trio_heartbeat.protocols.tradovate import (
     encode_request,
     encode_server_frame,
 )
-
-from . import QUICK, garbage, json_values, utf8_text
 
 # --------------------------------------------------------------------------- requests
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from trio_heartbeat._server_rounds import ClientLiveness, IsAliveRounds, RoundResult
 from trio_heartbeat.server import ServerHeartbeat
+from trio_heartbeat.server._rounds import ClientLiveness, IsAliveRounds, RoundResult
 
 
 def test_new_client_is_alive_and_probed_at_first_round() -> None:

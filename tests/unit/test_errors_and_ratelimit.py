@@ -4,7 +4,7 @@ import pickle
 import pytest
 
 from trio_heartbeat import errors
-from trio_heartbeat._ratelimit import TokenBucket
+from trio_heartbeat._core.ratelimit import TokenBucket
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import Ping
 
-from trio_heartbeat._link_direct import ping_frame
+from trio_heartbeat._transport.direct import ping_frame
 
 
 @given(st.binary(max_size=125))

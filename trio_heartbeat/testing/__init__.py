@@ -12,9 +12,15 @@
   through the ``pytest11`` entry point) with fixtures built on these.
 """
 
-from ._faults import ConnectionStats, Direction, Faults, FaultStatistics, FaultStep
-from ._memory import MemoryNetwork, open_memory_network
-from ._proxy import FaultProxy, open_fault_proxy, serve_fault_proxy
+from trio_heartbeat.testing._faults import (
+    ConnectionStats,
+    Direction,
+    Faults,
+    FaultStatistics,
+    FaultStep,
+)
+from trio_heartbeat.testing._memory import MemoryNetwork, open_memory_network
+from trio_heartbeat.testing._proxy import FaultProxy, open_fault_proxy, serve_fault_proxy
 
 __all__ = [
     "ConnectionStats",

@@ -26,11 +26,10 @@ import attrs
 import trio
 
 from trio_heartbeat.errors import UsageError
-
-from ._frames import OPCODE_PING, OPCODE_PONG, Piece
+from trio_heartbeat.testing._frames import OPCODE_PING, OPCODE_PONG, Piece
 
 if TYPE_CHECKING:
-    from ._relay import Link
+    from trio_heartbeat.testing._relay import Link
 
 __all__ = [
     "ConnectionStats",

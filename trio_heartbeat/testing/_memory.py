@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import trio
 import trio.testing
 
-from ._faults import ConnectionStats, Faults
-from ._relay import Link
+from trio_heartbeat.testing._faults import ConnectionStats, Faults
+from trio_heartbeat.testing._relay import Link
 
 __all__ = ["MemoryNetwork", "open_memory_network"]
 

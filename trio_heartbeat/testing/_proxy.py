@@ -19,8 +19,8 @@ from typing import NoReturn
 
 import trio
 
-from ._faults import ConnectionStats, Faults
-from ._relay import Link
+from trio_heartbeat.testing._faults import ConnectionStats, Faults
+from trio_heartbeat.testing._relay import Link
 
 __all__ = ["FaultProxy", "open_fault_proxy", "serve_fault_proxy"]
 

@@ -21,9 +21,22 @@ from typing import Literal
 import attrs
 import trio
 
-from ._faults import ConnectionStats, Direction, Faults, UnitFate, _Kill, _Verdict
-from ._frames import OPCODE_CLOSE, Piece, StreamSplitter, close_payload, encode_frame
-from ._frames import http_reject_response as _http_reject_response
+from trio_heartbeat.testing._faults import (
+    ConnectionStats,
+    Direction,
+    Faults,
+    UnitFate,
+    _Kill,
+    _Verdict,
+)
+from trio_heartbeat.testing._frames import (
+    OPCODE_CLOSE,
+    Piece,
+    StreamSplitter,
+    close_payload,
+    encode_frame,
+)
+from trio_heartbeat.testing._frames import http_reject_response as _http_reject_response
 
 __all__ = ["Link", "reset_socket_stream"]
 

@@ -7,7 +7,7 @@ the test passed or failed.
 
 Real sockets on 127.0.0.1 (real time; do not combine with ``autojump_clock``):
 
-- ``heartbeat_server``: a :class:`~trio_heartbeat.server.HeartbeatServer` on an
+- ``heartbeat_server``: a :class:`~trio_heartbeat.server._serve.HeartbeatServer` on an
   ephemeral port whose handler echoes every application message.
 - ``fault_proxy``: a :class:`FaultProxy` in front of ``heartbeat_server``,
   obeying the ``heartbeat_faults`` switchboard.
@@ -30,13 +30,18 @@ from collections.abc import AsyncIterator
 import pytest
 import trio
 
-from .._connection import ManagedWebSocket, open_managed_websocket
-from .._heartbeat import Heartbeat
-from .._reconnect import ReconnectPolicy
-from ..server import HeartbeatServer, ServerClient, ServerHeartbeat, open_heartbeat_server
-from ._faults import Faults
-from ._memory import MemoryNetwork, open_memory_network
-from ._proxy import FaultProxy, open_fault_proxy
+from trio_heartbeat._client.connection import ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat._core.reconnect import ReconnectPolicy
+from trio_heartbeat.server._serve import (
+    HeartbeatServer,
+    ServerClient,
+    ServerHeartbeat,
+    open_heartbeat_server,
+)
+from trio_heartbeat.testing._faults import Faults
+from trio_heartbeat.testing._memory import MemoryNetwork, open_memory_network
+from trio_heartbeat.testing._proxy import FaultProxy, open_fault_proxy
 
 __all__ = [
     "client_heartbeat",

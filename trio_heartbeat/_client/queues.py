@@ -14,8 +14,8 @@ from collections import deque
 
 import trio
 
-from ._options import Overflow
-from .errors import SendBufferFull
+from trio_heartbeat._core.options import Overflow
+from trio_heartbeat.errors import SendBufferFull
 
 __all__ = ["Inbox", "Outbox"]
 

@@ -19,11 +19,12 @@ from typing import Protocol
 
 import trio
 
-from ._link_direct import direct_handshake
-from ._link_trio_websocket import translate_error, trio_websocket_handshake
-from ._options import ConnectionOptions, Transport
-from ._transport_common import Dial, ObservedStream, Target, parse_url, tcp_dialer
-from .errors import ConnectError, ConnectionLost, ConnectTimeout, HandshakeRejected
+from trio_heartbeat._core.groups import leaf_exceptions
+from trio_heartbeat._core.options import ConnectionOptions, Transport
+from trio_heartbeat._transport.common import Dial, ObservedStream, Target, parse_url, tcp_dialer
+from trio_heartbeat._transport.direct import direct_handshake
+from trio_heartbeat._transport.trio_websocket import translate_error, trio_websocket_handshake
+from trio_heartbeat.errors import ConnectError, ConnectionLost, ConnectTimeout, HandshakeRejected
 
 __all__ = [
     "Dial",
@@ -115,17 +116,7 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
     Handshake rejections and connect errors first, then any non-Cancelled leaf.
     """
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                walk(inner)
-        else:
-            leaves.append(exc)
-
-    walk(group)
-    leaves = [translate_error(leaf) for leaf in leaves]
+    leaves = [translate_error(leaf) for leaf in leaf_exceptions(group)]
     for preferred in (HandshakeRejected, ConnectError):
         for leaf in leaves:
             if isinstance(leaf, preferred):

@@ -19,17 +19,17 @@ from typing import NoReturn
 
 import trio
 
-from ._clock import HeartbeatClock
-from ._codec import Codec
-from ._delivery import DeliveryLedger
-from ._events import MessagesDropped, StateChange
-from ._heartbeat import Heartbeat
-from ._liveness import Liveness
-from ._options import ConnectionOptions
-from ._queues import Inbox, Outbox
-from ._ratelimit import TokenBucket
-from ._transport import Link, translate_error
-from .errors import ConnectionLost, PeerUnresponsive, RemoteProtocolError, UsageError
+from trio_heartbeat._client.clock import HeartbeatClock
+from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._core.codec import Codec
+from trio_heartbeat._core.delivery import DeliveryLedger
+from trio_heartbeat._core.events import MessagesDropped, StateChange
+from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat._core.liveness import Liveness
+from trio_heartbeat._core.options import ConnectionOptions
+from trio_heartbeat._core.ratelimit import TokenBucket
+from trio_heartbeat._transport.links import Link, translate_error
+from trio_heartbeat.errors import ConnectionLost, PeerUnresponsive, RemoteProtocolError, UsageError
 
 __all__ = ["Counters", "LinkSession"]
 

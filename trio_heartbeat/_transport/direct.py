@@ -35,9 +35,14 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError
 from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
-from ._options import ConnectionOptions
-from ._transport_common import ObservedStream, Target, retry_after_seconds
-from .errors import ConnectError, ConnectionLost, HandshakeRejected, RemoteProtocolError
+from trio_heartbeat._core.options import ConnectionOptions
+from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
+from trio_heartbeat.errors import (
+    ConnectError,
+    ConnectionLost,
+    HandshakeRejected,
+    RemoteProtocolError,
+)
 
 __all__ = ["DirectLink", "direct_handshake", "ping_frame"]
 

@@ -1,7 +1,7 @@
-"""One connected client of a :class:`~trio_heartbeat.server.HeartbeatServer`.
+"""One connected client of a :class:`~trio_heartbeat.server._serve.HeartbeatServer`.
 
 Public names (:class:`ServerClient`, :class:`ClientInfo`, :class:`ClientEnd`) are
-re-exported by :mod:`trio_heartbeat.server`; construct nothing here yourself.
+re-exported by :mod:`trio_heartbeat.server._serve`; construct nothing here yourself.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import attrs
 import trio
 from trio_websocket import WebSocketConnection
 
-from trio_heartbeat._server_stream import WatchedStream
 from trio_heartbeat.errors import ConnectionLost
+from trio_heartbeat.server._stream import WatchedStream
 
 __all__ = ["ClientEnd", "ClientInfo", "ServerClient"]
 

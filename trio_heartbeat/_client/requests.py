@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 import trio
 
-from .errors import RequestTimeout
+from trio_heartbeat.errors import RequestTimeout
 
 __all__ = ["RequestTimeout", "Waiter", "Waiters"]
 

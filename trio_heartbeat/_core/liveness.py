@@ -11,7 +11,7 @@ import math
 
 import attrs
 
-from ._heartbeat import Heartbeat
+from trio_heartbeat._core.heartbeat import Heartbeat
 
 __all__ = ["HeartbeatCounts", "Liveness"]
 

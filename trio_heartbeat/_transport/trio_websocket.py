@@ -24,9 +24,9 @@ import trio
 import trio_websocket
 import wsproto.utilities
 
-from ._options import ConnectionOptions
-from ._transport_common import ObservedStream, Target, retry_after_seconds
-from .errors import ConnectError, ConnectionLost, HandshakeRejected
+from trio_heartbeat._core.options import ConnectionOptions
+from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
+from trio_heartbeat.errors import ConnectError, ConnectionLost, HandshakeRejected
 
 __all__ = ["TrioWebsocketLink", "map_errors", "translate_error", "trio_websocket_handshake"]
 

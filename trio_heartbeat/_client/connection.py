@@ -10,8 +10,8 @@ Structure (all inside the nursery of :func:`open_managed_websocket`)::
 
 This module owns the application's side (send, receive, state changes,
 statistics) and the supervisor; timing decisions are made by the pure
-:class:`~trio_heartbeat._liveness.Liveness` and
-:class:`~trio_heartbeat._reconnect.Backoff`.
+:class:`~trio_heartbeat._core.liveness.Liveness` and
+:class:`~trio_heartbeat._core.reconnect.Backoff`.
 """
 
 from __future__ import annotations
@@ -20,15 +20,19 @@ import functools
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import NoReturn
 
 import trio
 
-from ._clock import HeartbeatClock
-from ._codec import CodecFactory
-from ._events import (
+from trio_heartbeat._client.clock import HeartbeatClock
+from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
+from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._client.session import LinkSession
+from trio_heartbeat._client.totals import LinkTotals
+from trio_heartbeat._core.codec import CodecFactory
+from trio_heartbeat._core.events import (
     Closed,
     Connected,
     Connecting,
@@ -39,13 +43,20 @@ from ._events import (
     StateChange,
     WaitingToReconnect,
 )
-from ._heartbeat import Heartbeat
-from ._options import ConnectionOptions, Transport
-from ._queues import Inbox, Outbox
-from ._reconnect import Backoff, GiveUp, ReconnectPolicy
-from ._session import Counters, LinkSession
-from ._transport import Dial, Link, first_error, open_link, parse_url, tcp_dialer, translate_error
-from .errors import (
+from trio_heartbeat._core.groups import leaf_exceptions
+from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat._core.options import ConnectionOptions, Transport
+from trio_heartbeat._core.reconnect import Backoff, GiveUp, ReconnectPolicy
+from trio_heartbeat._transport.links import (
+    Dial,
+    Link,
+    first_error,
+    open_link,
+    parse_url,
+    tcp_dialer,
+    translate_error,
+)
+from trio_heartbeat.errors import (
     ConnectionClosedError,
     ConnectionLost,
     ReconnectGaveUp,
@@ -63,63 +74,6 @@ __all__ = [
 logger = logging.getLogger("trio_heartbeat")
 
 Message = str | bytes
-OnConnect = Callable[["LiveLink"], Awaitable[object] | AbstractAsyncContextManager[object]]
-"""``on_connect(link)``: an async function, or a function returning an async
-context manager that stays entered while the link is up."""
-
-
-@asynccontextmanager
-async def run_on_connect(hook: OnConnect | None, link: LiveLink) -> AsyncIterator[None]:
-    """Run an on-connect ``hook`` of either shape and stay inside while the link lives.
-
-    An async function is awaited on entry; an async context manager is entered
-    on entry and exited when the ``async with`` ends (the link is lost).
-    Adapters use it to chain a user's hook after their own step.
-    """
-    result = hook(link) if hook is not None else None
-    if isinstance(result, AbstractAsyncContextManager):
-        async with result:
-            yield
-        return
-    if result is not None:
-        await result
-    yield
-
-
-class LiveLink:
-    """The live connection as the on-connect step sees it.
-
-    ``send`` goes out at once (not buffered, not rate-limited); ``receive``
-    returns the next application message (the application's own readers wait
-    until the step is done). Both raise :class:`ConnectionLost` if the link
-    drops; the step is then cancelled and the attempt counts as failed.
-    """
-
-    def __init__(self, link: Link, inbox: Inbox, attempt: int, session: LinkSession) -> None:
-        self._link = link
-        self._inbox = inbox
-        self._session = session
-        self.attempt = attempt
-
-    @property
-    def subprotocol(self) -> str | None:
-        return self._link.subprotocol
-
-    async def send(self, message: Message) -> None:
-        await self._link.send(message)
-
-    async def receive(self) -> Message:
-        return await self._inbox.get_for_hook()
-
-    def set_silence_timeout(self, seconds: float) -> None:
-        """Declare this link dead after ``seconds`` without a sign of life.
-
-        For protocols that announce their timing when a link opens (Engine.IO's
-        pingInterval + pingTimeout). Applies to this link only; the heartbeat
-        must have some deadline for a watchdog to exist (:class:`UsageError`
-        with ``Heartbeat.disabled()``).
-        """
-        self._session.set_silence_timeout(seconds)
 
 
 class ManagedWebSocket:
@@ -132,32 +86,27 @@ class ManagedWebSocket:
     __slots__ = (
         "_attempt_scope",
         "_backoff",
-        "_bytes_in",
-        "_bytes_out",
         "_clock",
         "_closing",
         "_codec_factory",
         "_connected",
         "_connected_at",
-        "_connects",
-        "_counters",
         "_dial",
         "_events_early",
         "_events_in",
         "_events_out",
-        "_hb_totals",
         "_heartbeat",
         "_inbox",
         "_on_connect",
         "_options",
         "_outbox",
         "_policy",
-        "_rtt",
         "_session",
         "_state",
         "_supervisor_scope",
         "_target",
         "_terminal",
+        "_totals",
         "url",
     )
 
@@ -213,13 +162,7 @@ class ManagedWebSocket:
         self._supervisor_scope = trio.CancelScope()
         self._attempt_scope = trio.CancelScope()
         self._session: LinkSession | None = None
-        self._counters = Counters()
-        # Counters over all links.
-        self._connects = 0
-        self._hb_totals = [0, 0, 0]  # sent, answered, missed of finished links
-        self._rtt: tuple[float | None, float | None] = (None, None)
-        self._bytes_in = 0
-        self._bytes_out = 0
+        self._totals = LinkTotals()
 
     # -- the application's side ------------------------------------------------
 
@@ -329,42 +272,15 @@ class ManagedWebSocket:
 
     def statistics(self) -> ConnectionStatistics:
         """A snapshot of the counters (see :class:`ConnectionStatistics`)."""
-        sent, answered, missed = self._hb_totals
-        rtt_last, rtt_smoothed = self._rtt
-        bytes_in, bytes_out = self._bytes_in, self._bytes_out
-        session = self._session
-        live = session.liveness if session is not None else None
-        if live is not None:
-            sent, answered, missed = (
-                sent + live.sent,
-                answered + live.answered,
-                missed + live.missed,
-            )
-            rtt_last = live.rtt_last if live.rtt_last is not None else rtt_last
-            rtt_smoothed = live.rtt_smoothed if live.rtt_smoothed is not None else rtt_smoothed
-        if session is not None:
-            bytes_in += session.link.stream.bytes_in
-            bytes_out += session.link.stream.bytes_out
         uptime = 0.0
         if self._connected_at is not None:
             uptime = trio.current_time() - self._connected_at
-        return ConnectionStatistics(
+        return self._totals.snapshot(
+            self._session,
             state=self._state,
-            rtt_last=rtt_last,
-            rtt_smoothed=rtt_smoothed,
-            heartbeats_sent=sent,
-            heartbeats_answered=answered,
-            heartbeats_missed=missed,
-            connects=self._connects,
-            reconnects=max(self._connects - 1, 0),
-            attempts=self._backoff.attempts,
             uptime=uptime,
-            messages_in=self._counters.messages_in,
-            messages_out=self._counters.messages_out,
-            bytes_in=bytes_in,
-            bytes_out=bytes_out,
+            attempts=self._backoff.attempts,
             messages_dropped=self._outbox.dropped,
-            protocol_errors=self._counters.protocol_errors,
             send_buffered=len(self._outbox),
         )
 
@@ -432,19 +348,8 @@ class ManagedWebSocket:
     def _mark_down(self) -> None:
         self._connected_at = None
         session, self._session = self._session, None
-        if session is None:
-            return
-        live, link = session.liveness, session.link
-        if live is not None:
-            self._hb_totals = [
-                self._hb_totals[0] + live.sent,
-                self._hb_totals[1] + live.answered,
-                self._hb_totals[2] + live.missed,
-            ]
-            if live.rtt_last is not None:
-                self._rtt = (live.rtt_last, live.rtt_smoothed)
-        self._bytes_in += link.stream.bytes_in
-        self._bytes_out += link.stream.bytes_out
+        if session is not None:
+            self._totals.absorb(session)
 
     async def _attempt(self, attempt: int) -> BaseException:
         """One connection attempt and, if it opens, the life of that link.
@@ -504,7 +409,7 @@ class ManagedWebSocket:
             inbox=self._inbox,
             outbox=self._outbox,
             codec=self._codec_factory() if self._codec_factory is not None else None,
-            counters=self._counters,
+            counters=self._totals.counters,
             emit=self._emit,
             clock=self._clock,
         )
@@ -530,7 +435,7 @@ class ManagedWebSocket:
             self._connected = None
 
     def _on_connected(self, link: Link, attempt: int) -> None:
-        self._connects += 1
+        self._totals.connects += 1
         self._connected_at = trio.current_time()
         self._backoff.connected(self._connected_at)
         self._state = "connected"
@@ -562,16 +467,7 @@ class ManagedWebSocket:
 
 def _collapse(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The single exception to raise for a group (never a bare group)."""
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                walk(inner)
-        else:
-            leaves.append(exc)
-
-    walk(group)
+    leaves = leaf_exceptions(group)
     for leaf in leaves:
         if not isinstance(leaf, trio.Cancelled):
             for other in leaves:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import attrs
 import trio
 
-from .errors import ConnectError, UsageError
+from trio_heartbeat.errors import ConnectError, UsageError
 
 __all__ = ["Dial", "ObservedStream", "Target", "parse_url", "retry_after_seconds", "tcp_dialer"]
 

@@ -17,7 +17,7 @@ from types import MappingProxyType
 import attrs
 from attrs import validators as v
 
-from .errors import (
+from trio_heartbeat.errors import (
     ConnectionLost,
     HandshakeRejected,
     PeerUnresponsive,

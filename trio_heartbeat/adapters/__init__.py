@@ -1,0 +1,7 @@
+"""Protocol adapters: managed connections that speak SockJS, Tradovate, Engine.IO
+and Socket.IO on top of :func:`trio_heartbeat.open_managed_websocket`.
+
+Each module pairs a wire codec from :mod:`trio_heartbeat.protocols` with the
+protocol's own heartbeat and handshake; import the one you need, e.g.
+``from trio_heartbeat.adapters.sockjs import open_sockjs``.
+"""

@@ -1,0 +1,257 @@
+"""Engine.IO v4 over a managed WebSocket: codec, open-packet step, heartbeat.
+
+The packets live in :mod:`trio_heartbeat.protocols.engineio`; this module runs
+them::
+
+    url = "ws://host/engine.io/?EIO=4&transport=websocket"
+    async with open_engineio(url, ping_interval=25.0, ping_timeout=20.0) as eio:
+        await eio.send("hello")           # "4hello"; bytes go out as binary frames
+        print(await eio.receive(), eio.open_packet)
+
+Contract, per link:
+
+- the on-connect step waits for the open packet (at most ``open_timeout`` s,
+  else ConnectTimeout, retried) before buffered messages flush;
+- the server's ``2`` is answered ``3`` and swallowed by the core
+  (``Heartbeat.engineio``); the link is dead after ``ping_interval + ping_timeout``
+  seconds without a ping (or any other traffic);
+- the core's heartbeat is fixed per connection, so ``ping_interval`` /
+  ``ping_timeout`` are the *expected* server settings (defaults: Engine.IO's 25 s
+  and 20 s). The open packet is checked against them: a server that pings less
+  often than every ``ping_interval + ping_timeout`` seconds would have every
+  healthy link declared dead, so that attempt fails with RemoteProtocolError
+  (logged as an error); a server whose own bound is tighter is accepted, with
+  death detected within the configured, looser bound (logged once);
+- a close packet ``1`` from the server raises SessionEnded (no reconnect);
+  malformed packets, a second open packet, ``5`` (upgrade) or a ``2probe`` raise
+  RemoteProtocolError (link ends, counted, retried).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import trio
+
+from trio_heartbeat._client.connection import (
+    LiveLink,
+    ManagedWebSocket,
+    OnConnect,
+    open_managed_websocket,
+    run_on_connect,
+)
+from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat._core.options import ConnectionOptions
+from trio_heartbeat._core.reconnect import ReconnectPolicy
+from trio_heartbeat._transport.links import Dial
+from trio_heartbeat.errors import ConnectTimeout, RemoteProtocolError, SessionEnded, UsageError
+from trio_heartbeat.protocols import engineio as wire
+
+__all__ = ["EngineIOClient", "EngineIOCodec", "EngineIOSession", "open_engineio"]
+
+logger = logging.getLogger("trio_heartbeat.engineio")
+
+Message = str | bytes
+
+
+class EngineIOCodec:
+    """Per-link codec for Engine.IO packets (one packet per WebSocket message).
+
+    ``decode``: the open packet sets :attr:`opened` / :attr:`open_packet` and
+    yields nothing; a message packet yields its data (``str`` or ``bytes``)
+    through :meth:`message`; noop and pong yield nothing; close raises
+    SessionEnded; anything else raises RemoteProtocolError.
+    ``encode``: one message per frame (``"4" + text`` or a binary frame).
+    """
+
+    def __init__(self, *, max_packet_size: int = wire.DEFAULT_MAX_PACKET_SIZE) -> None:
+        self._decoder = wire.EngineDecoder(max_packet_size=max_packet_size)
+        self.opened = trio.Event()
+
+    @property
+    def open_packet(self) -> wire.EngineOpen | None:
+        """The server's open packet, once received."""
+        return self._decoder.open_packet
+
+    def decode(self, message: Message) -> Iterable[Message]:
+        packet = self._decoder.receive(message)
+        if isinstance(packet, wire.EngineMessage):
+            return self.message(packet.data)
+        if isinstance(packet, wire.EngineOpen):
+            self.opened.set()
+            return ()
+        if isinstance(packet, wire.EngineNoop | wire.EnginePong):
+            return ()
+        if isinstance(packet, wire.EngineClose):
+            raise SessionEnded(1000, "Engine.IO close packet from the server")
+        if isinstance(packet, wire.EnginePing):
+            raise RemoteProtocolError(
+                f"unexpected Engine.IO ping {packet.data!r}: no transport upgrade in progress"
+            )
+        raise RemoteProtocolError("unexpected Engine.IO upgrade packet on a WebSocket")
+
+    def message(self, data: str | bytes) -> Sequence[Message]:
+        """The application messages of one message packet (override point)."""
+        return (data,)
+
+    def encode(self, messages: Sequence[Message]) -> Message:
+        if len(messages) != 1:
+            raise UsageError("Engine.IO sends one packet per frame: send_batch_size must be 1")
+        return wire.encode_message(messages[0])
+
+
+class EngineIOSession:
+    """Codec factory plus on-connect step (open packet, settings check) of one connection."""
+
+    def __init__(
+        self,
+        *,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        open_timeout: float = 10.0,
+        then: OnConnect | None = None,
+    ) -> None:
+        for name, value in (
+            ("ping_interval", ping_interval),
+            ("ping_timeout", ping_timeout),
+            ("open_timeout", open_timeout),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise UsageError(f"{name} must be a number > 0, got {value!r}")
+        self.ping_interval = float(ping_interval)
+        self.ping_timeout = float(ping_timeout)
+        self.open_timeout = float(open_timeout)
+        self._then = then
+        self._warned = False
+        self.current: EngineIOCodec | None = None
+        self.open_packet: wire.EngineOpen | None = None
+
+    @property
+    def liveness_bound(self) -> float:
+        """Seconds without a ping after which a link is declared dead."""
+        return self.ping_interval + self.ping_timeout
+
+    def heartbeat(self) -> Heartbeat:
+        """The core heartbeat: swallow ``2``, answer ``3``, dead after :attr:`liveness_bound`."""
+        return Heartbeat.engineio(self.ping_interval, self.ping_timeout)
+
+    def make_codec(self) -> EngineIOCodec:
+        """Create the codec of a new link (override in protocols riding on Engine.IO)."""
+        return EngineIOCodec()
+
+    def codec(self) -> EngineIOCodec:
+        """The codec factory: a fresh codec per link, remembered as :attr:`current`."""
+        self.current = self.make_codec()
+        return self.current
+
+    def check_open(self, packet: wire.EngineOpen) -> None:
+        """Note when the server's timing differs from the configured one.
+
+        The link adopts the server's bound (pingInterval + pingTimeout) as soon
+        as the open packet arrives; the configured values only bound the wait
+        for it.
+        """
+        if packet.liveness_timeout != self.liveness_bound and not self._warned:
+            self._warned = True
+            logger.info(
+                "server allows %g s without a ping (configured: %g s); adopting the server's",
+                packet.liveness_timeout,
+                self.liveness_bound,
+            )
+
+    async def wait_open(self) -> EngineIOCodec:
+        """Wait for the current link's open packet and check it (see :meth:`check_open`)."""
+        codec = self.current
+        if codec is None:
+            raise UsageError("EngineIOSession.codec must be the connection's codec factory")
+        with trio.move_on_after(self.open_timeout):
+            await codec.opened.wait()
+            assert codec.open_packet is not None
+            self.check_open(codec.open_packet)
+            self.open_packet = codec.open_packet
+            return codec
+        raise ConnectTimeout(self.open_timeout)
+
+    @asynccontextmanager
+    async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
+        codec = await self.wait_open()
+        assert codec.open_packet is not None
+        link.set_silence_timeout(codec.open_packet.liveness_timeout)
+        async with run_on_connect(self._then, link):
+            yield
+
+    def on_connect(self, link: LiveLink) -> AbstractAsyncContextManager[None]:
+        """Wait for the open packet, then run ``then(link)`` (async function or context)."""
+        return self._link_life(link)
+
+
+class EngineIOClient:
+    """The connection yielded by :func:`open_engineio`."""
+
+    def __init__(self, ws: ManagedWebSocket, session: EngineIOSession) -> None:
+        self.ws = ws
+        self._session = session
+
+    @property
+    def open_packet(self) -> wire.EngineOpen | None:
+        """The open packet of the latest link (sid, pingInterval, pingTimeout, maxPayload)."""
+        return self._session.open_packet
+
+    async def send(self, message: Message) -> None:
+        """Queue a message packet (``str`` as ``4...``, ``bytes`` as a binary frame)."""
+        if not isinstance(message, str | bytes):
+            raise UsageError(f"messages are str or bytes, got {type(message).__name__}")
+        await self.ws.send(message)
+
+    async def receive(self) -> Message:
+        """The next message packet's data, across reconnects."""
+        return await self.ws.receive()
+
+    def __aiter__(self) -> EngineIOClient:
+        return self
+
+    async def __anext__(self) -> Message:
+        return await self.ws.__anext__()
+
+
+@asynccontextmanager
+async def open_engineio(
+    url: str,
+    *,
+    ping_interval: float = 25.0,
+    ping_timeout: float = 20.0,
+    reconnect: ReconnectPolicy | None = None,
+    options: ConnectionOptions | None = None,
+    on_connect: OnConnect | None = None,
+    open_timeout: float = 10.0,
+    dial: Dial | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[EngineIOClient]:
+    """A managed Engine.IO v4 WebSocket-only connection (see the module docstring).
+
+    ``url`` must select the WebSocket transport (``?EIO=4&transport=websocket``).
+    ``options.send_batch_size`` must be 1.
+    """
+    options = options if options is not None else ConnectionOptions()
+    if options.send_batch_size != 1:
+        raise UsageError("Engine.IO sends one packet per frame: send_batch_size must be 1")
+    session = EngineIOSession(
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        open_timeout=open_timeout,
+        then=on_connect,
+    )
+    async with open_managed_websocket(
+        url,
+        heartbeat=session.heartbeat(),
+        reconnect=reconnect,
+        options=options,
+        on_connect=session.on_connect,
+        codec=session.codec,
+        dial=dial,
+        rng=rng,
+    ) as ws:
+        yield EngineIOClient(ws, session)

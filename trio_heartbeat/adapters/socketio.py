@@ -1,0 +1,291 @@
+"""A Socket.IO v5 client over a managed Engine.IO v4 WebSocket.
+
+::
+
+    url = "ws://host/socket.io/?EIO=4&transport=websocket"
+    async with open_socketio(url, auth={"token": "..."}) as sio:
+        await sio.emit("chat", "hello")                  # buffered across reconnects
+        answer = await sio.call("add", 1, 2, timeout=5)  # waits for the ack: a tuple
+        event = await sio.next_event()                   # SioEvent(name, args, ...)
+
+Contract, per link (on top of :mod:`trio_heartbeat.adapters.engineio`):
+
+- the on-connect step waits for the Engine.IO open packet, sends CONNECT
+  (``40`` or ``40{auth}``) for ``namespace`` and waits for the server's CONNECT
+  (its ``sid`` becomes :attr:`SocketIOClient.sid`), all within ``open_timeout``
+  seconds (else ConnectTimeout, retried); only then do buffered emits flush;
+- a DISCONNECT from the server, or a CONNECT_ERROR, raises SessionEnded: the
+  connection gives up (ReconnectGaveUp) instead of defying the server;
+- :meth:`SocketIOClient.call` sends on the live link with a fresh ack id (unique
+  for the client's lifetime, as socket.io-client does) and returns the ack's
+  arguments; it raises :class:`RequestTimeout` after ``timeout`` seconds and
+  ConnectionLost when the link drops first (not re-sent);
+- events are validated as they arrive (malformed: RemoteProtocolError, counted,
+  retried) and delivered in order by :meth:`SocketIOClient.next_event`; acks are
+  matched as they arrive, so unread events never delay them. Packets for other
+  namespaces are ignored. Emitting ``bytes`` arguments is not supported (the
+  outbox carries one frame per message); receiving binary events is.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._client.requests import RequestTimeout, Waiters
+from trio_heartbeat._core.options import ConnectionOptions
+from trio_heartbeat._core.reconnect import ReconnectPolicy
+from trio_heartbeat._transport.links import Dial
+from trio_heartbeat.adapters.engineio import EngineIOCodec, EngineIOSession
+from trio_heartbeat.errors import (
+    ConnectionClosedError,
+    ConnectionLost,
+    ConnectTimeout,
+    RemoteProtocolError,
+    SessionEnded,
+    UsageError,
+)
+from trio_heartbeat.protocols import socketio as wire
+from trio_heartbeat.protocols.socketio import SioEvent
+
+__all__ = ["RequestTimeout", "SioEvent", "SocketIOClient", "open_socketio"]
+
+logger = logging.getLogger("trio_heartbeat.socketio")
+
+Message = str | bytes
+
+
+class _SocketIOCodec(EngineIOCodec):
+    """Engine.IO codec that decodes Socket.IO packets: acks resolve waiters, CONNECT
+    sets :attr:`connected`, DISCONNECT / CONNECT_ERROR end the session, and each
+    event passes on as its original frames (text, then binary attachments)."""
+
+    def __init__(self, namespace: str, acks: Waiters[tuple[Any, ...]]) -> None:
+        super().__init__()
+        self._namespace = namespace
+        self._acks = acks
+        self._sio = wire.SioDecoder()
+        self._frames: list[Message] = []
+        self.connected = trio.Event()
+        self.sid: str | None = None
+
+    def message(self, data: str | bytes) -> Sequence[Message]:
+        if isinstance(data, str):
+            self._frames = []
+        self._frames.append(data)
+        packet = self._sio.receive(data)
+        if packet is None:
+            return ()  # a binary packet waiting for attachments
+        frames, self._frames = self._frames, []
+        if packet.namespace != self._namespace:
+            logger.debug("packet for namespace %r ignored", packet.namespace)
+            return ()
+        if isinstance(packet, wire.SioEvent):
+            return frames
+        if isinstance(packet, wire.SioAck):
+            if not self._acks.resolve(packet.ack_id, packet.args):
+                logger.debug("ack %d for no pending call ignored", packet.ack_id)
+            return ()
+        if isinstance(packet, wire.SioConnect):
+            if self.connected.is_set():
+                raise RemoteProtocolError("second Socket.IO CONNECT for the namespace")
+            self.sid = packet.sid
+            self.connected.set()
+            return ()
+        if isinstance(packet, wire.SioConnectError):
+            raise SessionEnded(1000, f"Socket.IO connection refused: {packet.message}")
+        raise SessionEnded(1000, "Socket.IO server disconnected the namespace")
+
+
+class _SocketIOSession(EngineIOSession):
+    def __init__(self, client: SocketIOClient, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._client = client
+
+    def make_codec(self) -> _SocketIOCodec:
+        return _SocketIOCodec(self._client.namespace, self._client._acks)
+
+
+class SocketIOClient:
+    """The client yielded by :func:`open_socketio`; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        auth: Mapping[str, Any] | None,
+        ack_timeout: float,
+        ping_interval: float,
+        ping_timeout: float,
+        open_timeout: float,
+    ) -> None:
+        wire.encode_connect(namespace, auth)  # validates both
+        if not ack_timeout > 0:
+            raise UsageError(f"ack_timeout must be > 0, got {ack_timeout!r}")
+        self.namespace = namespace
+        self._auth = None if auth is None else dict(auth)
+        self.ack_timeout = ack_timeout
+        self._acks: Waiters[tuple[Any, ...]] = Waiters()
+        self._next_ack = 0
+        self._session = _SocketIOSession(
+            self,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            open_timeout=open_timeout,
+            then=self._on_connect,
+        )
+        self._link: LiveLink | None = None
+        self._live_set = trio.Event()
+        self._reader = wire.SioDecoder()
+        self._ws: ManagedWebSocket | None = None
+        self.sid: str | None = None
+
+    def __repr__(self) -> str:
+        state = self._ws.state if self._ws is not None else "new"
+        return f"<SocketIOClient {self.namespace} {state}>"
+
+    @property
+    def ws(self) -> ManagedWebSocket:
+        """The underlying managed connection (``statistics()``, ``state_changes``...)."""
+        if self._ws is None:
+            raise UsageError("the client is not open: use open_socketio()")
+        return self._ws
+
+    @asynccontextmanager
+    async def _on_connect(self, link: LiveLink) -> AsyncIterator[None]:
+        codec = self._session.current
+        assert isinstance(codec, _SocketIOCodec)
+        try:
+            await link.send(wire.encode_connect(self.namespace, self._auth))
+            with trio.move_on_after(self._session.open_timeout):
+                await codec.connected.wait()
+            if not codec.connected.is_set():
+                raise ConnectTimeout(self._session.open_timeout)
+            self.sid = codec.sid
+            self._link = link
+            self._live_set.set()
+            yield
+        finally:
+            if self._link is link:
+                self._link = None
+                self._live_set = trio.Event()
+            failed = self._acks.fail_all(
+                lambda: ConnectionLost(1006, "connection lost before the ack arrived")
+            )
+            if failed:
+                logger.info("connection lost: %d pending call(s) failed", failed)
+
+    async def _wait_live(self) -> LiveLink:
+        while True:
+            if self._link is not None:
+                return self._link
+            await self.ws.wait_connected()  # raises once the connection gave up / closed
+            if self._link is None:
+                with trio.move_on_after(0.05):  # the old link is being torn down
+                    await self._live_set.wait()
+
+    async def emit(self, name: str, *args: Any) -> None:
+        """Queue event ``name`` with JSON-able ``args``: sent in order, now or after
+        the next (re)connect. UsageError for a reserved name or ``bytes`` args."""
+        frame = wire.encode_event(name, *args, namespace=self.namespace)
+        await self.ws.send(frame[1:])  # the codec adds the Engine.IO "4"
+
+    async def call(self, name: str, *args: Any, timeout: float | None = None) -> tuple[Any, ...]:
+        """Emit ``name`` asking for an ack and return the ack's arguments.
+
+        Earlier emits of the same task are written first. Raises RequestTimeout
+        after ``timeout`` s (default ``ack_timeout``; waiting for a connection
+        included), ConnectionLost if the link drops first (not re-sent).
+        """
+        wire.encode_event(name, *args, namespace=self.namespace)  # validate first
+        timeout = self.ack_timeout if timeout is None else timeout
+        with trio.move_on_after(timeout):
+            link = await self._wait_live()
+            await self.ws.drain()  # earlier emits go first: a task's own order is kept
+            link = await self._wait_live()
+            ack_id = self._next_ack
+            self._next_ack += 1
+            waiter = self._acks.register(ack_id)
+            try:
+                await link.send(
+                    wire.encode_event(name, *args, namespace=self.namespace, ack_id=ack_id)
+                )
+                return await waiter.wait()
+            finally:
+                self._acks.discard(ack_id)
+        raise RequestTimeout(f"event {name!r}", timeout)
+
+    async def next_event(self) -> SioEvent:
+        """The next event from the server, across reconnects (raises like ``receive``)."""
+        while True:
+            data = await self.ws.receive()
+            try:
+                packet = self._reader.receive(data)
+            except RemoteProtocolError:
+                # Only a link cut between an event's frames gets here: drop the remnant.
+                self._reader = wire.SioDecoder()
+                packet = self._reader.receive(data)
+            if isinstance(packet, SioEvent):
+                return packet
+
+    def __aiter__(self) -> SocketIOClient:
+        return self
+
+    async def __anext__(self) -> SioEvent:
+        try:
+            return await self.next_event()
+        except ConnectionClosedError:
+            raise StopAsyncIteration from None
+
+
+@asynccontextmanager
+async def open_socketio(
+    url: str,
+    *,
+    namespace: str = "/",
+    auth: Mapping[str, Any] | None = None,
+    ack_timeout: float = 10.0,
+    ping_interval: float = 25.0,
+    ping_timeout: float = 20.0,
+    open_timeout: float = 10.0,
+    reconnect: ReconnectPolicy | None = None,
+    options: ConnectionOptions | None = None,
+    dial: Dial | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[SocketIOClient]:
+    """A managed Socket.IO connection to ``url`` (``/socket.io/?EIO=4&transport=websocket``).
+
+    ``ping_interval`` / ``ping_timeout`` are the expected server settings, as for
+    :func:`~trio_heartbeat.adapters.engineio.open_engineio`. ``options.send_batch_size``
+    must be 1.
+    """
+    options = options if options is not None else ConnectionOptions()
+    if options.send_batch_size != 1:
+        raise UsageError("Engine.IO sends one packet per frame: send_batch_size must be 1")
+    client = SocketIOClient(
+        namespace=namespace,
+        auth=auth,
+        ack_timeout=ack_timeout,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        open_timeout=open_timeout,
+    )
+    session = client._session
+    async with open_managed_websocket(
+        url,
+        heartbeat=session.heartbeat(),
+        reconnect=reconnect,
+        options=options,
+        on_connect=session.on_connect,
+        codec=session.codec,
+        dial=dial,
+        rng=rng,
+    ) as ws:
+        client._ws = ws
+        yield client
