@@ -50,6 +50,7 @@ myst_heading_anchors = 3
 
 html_theme = "alabaster"
 html_title = f"trio_heartbeat {release}"
+html_theme_options = {"page_width": "1200px", "sidebar_width": "250px"}
 
 
 # -- every public name is documented somewhere ----------------------------------
