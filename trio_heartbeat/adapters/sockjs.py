@@ -51,6 +51,7 @@ from trio_heartbeat._core.reconnect import ReconnectPolicy
 from trio_heartbeat._transport.links import Dial
 from trio_heartbeat.errors import ConnectionLost, ConnectTimeout, RemoteProtocolError, UsageError
 from trio_heartbeat.protocols import sockjs as wire
+from trio_heartbeat.protocols._json import json_dumps
 
 __all__ = [
     "SockJSCodec",
@@ -138,7 +139,7 @@ class SockJSCodec:
     def items(self, items: tuple[object, ...]) -> Sequence[Message]:
         """The application messages of one ``a[...]`` frame (override point)."""
         if self._json_items:
-            return [wire._json_dumps(item, "SockJS message") for item in items]
+            return [json_dumps(item, "SockJS message") for item in items]
         for item in items:
             if not isinstance(item, str):
                 raise RemoteProtocolError(
