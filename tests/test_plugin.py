@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+import sys
+
 import pytest
 import trio
 import trio.testing
@@ -82,3 +86,48 @@ async def test_fixture_override_is_used(
 ) -> None:
     await trio.sleep(2.1)
     assert memory_client.statistics().heartbeats_sent == 4
+
+
+USER_TEST = """
+import trio_heartbeat as th
+
+async def test_uses_the_kit(memory_client: th.ManagedWebSocket) -> None:
+    await memory_client.send("hi")
+    assert await memory_client.receive() == "hi"
+"""
+
+
+def run_user_suite(tmp_path: pathlib.Path, ini: str, *args: str) -> tuple[int, str]:
+    """Run a user's suite that requests ``memory_client``, in a fresh pytest process."""
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
+    (tmp_path / "test_user.py").write_text(USER_TEST)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_plugin_without_pytest_trio_says_what_to_install(tmp_path: pathlib.Path) -> None:
+    code, out = run_user_suite(tmp_path, "trio_mode = true", "-p", "no:trio")
+    assert code == 1, out
+    assert "fixture 'memory_network' is async and runs under pytest-trio" in out
+    assert "which is not installed" in out
+    assert "pip install 'trio_heartbeat[testing]'" in out and "trio_mode = true" in out
+    assert "no plugin or hook that handled it" not in out
+
+
+def test_plugin_without_trio_mode_says_what_to_configure(tmp_path: pathlib.Path) -> None:
+    code, out = run_user_suite(tmp_path, "")
+    assert code == 1, out
+    assert "this test is not a Trio test (trio_mode is not set" in out
+    assert "no plugin or hook that handled it" not in out
+
+
+def test_plugin_with_pytest_trio_and_trio_mode_runs(tmp_path: pathlib.Path) -> None:
+    code, out = run_user_suite(tmp_path, "trio_mode = true")
+    assert code == 0, out
+    assert "1 passed" in out

@@ -1,7 +1,11 @@
 """pytest fixtures of trio_heartbeat's test kit.
 
 Registered through the ``pytest11`` entry point, so installing trio_heartbeat
-makes them available in any project whose tests run under pytest-trio. Every
+makes them available in any project. The fixtures below that open servers or
+connections are async: they need pytest-trio (``pip install
+'trio_heartbeat[testing]'``) and a Trio test, i.e. ``trio_mode = true`` in the
+pytest configuration (or ``@pytest.mark.trio`` on the test). A test that
+requests one without those fails at setup with a message saying so. Every
 fixture cleans up (servers stopped, sockets closed, tasks cancelled) whether
 the test passed or failed.
 
@@ -25,7 +29,9 @@ Override ``client_heartbeat``, ``client_reconnect_policy`` or
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trio
@@ -58,6 +64,35 @@ __all__ = [
 
 # A test that never connects must fail, not hang.
 CONNECT_BOUND = 30.0
+
+NEEDS_PYTEST_TRIO = (
+    "trio_heartbeat's fixture {name!r} is async and runs under pytest-trio, {problem}. "
+    "Install it (pip install 'trio_heartbeat[testing]') and set trio_mode = true under "
+    "[tool.pytest.ini_options] (or [pytest] in pytest.ini), "
+    "or mark the test with @pytest.mark.trio."
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    """Fail a test that requests one of our async fixtures where nothing can run it.
+
+    Without this, pytest reports "requested an async fixture ... with no plugin
+    or hook that handled it", which names neither pytest-trio nor ``trio_mode``.
+    """
+    func = fixturedef.func
+    if getattr(func, "__module__", None) != __name__ or not inspect.isasyncgenfunction(func):
+        return
+    plugins = request.config.pluginmanager
+    if not (plugins.hasplugin("trio") or plugins.hasplugin("pytest_trio.plugin")):
+        problem = "which is not installed (or was disabled with -p no:trio)"
+    elif request.node.get_closest_marker("trio") is None:
+        problem = "but this test is not a Trio test (trio_mode is not set and it has no trio mark)"
+    else:
+        return
+    pytest.fail(NEEDS_PYTEST_TRIO.format(name=fixturedef.argname, problem=problem), pytrace=False)
 
 
 async def echo_handler(client: ServerClient) -> None:
