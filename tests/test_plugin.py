@@ -97,10 +97,12 @@ async def test_uses_the_kit(memory_client: th.ManagedWebSocket) -> None:
 """
 
 
-def run_user_suite(tmp_path: pathlib.Path, ini: str, *args: str) -> tuple[int, str]:
-    """Run a user's suite that requests ``memory_client``, in a fresh pytest process."""
+def run_user_suite(
+    tmp_path: pathlib.Path, ini: str, *args: str, source: str = USER_TEST
+) -> tuple[int, str]:
+    """Run a user's suite (by default one that requests ``memory_client``) in a fresh pytest."""
     (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
-    (tmp_path / "test_user.py").write_text(USER_TEST)
+    (tmp_path / "test_user.py").write_text(source)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=tmp_path,
@@ -131,3 +133,36 @@ def test_plugin_with_pytest_trio_and_trio_mode_runs(tmp_path: pathlib.Path) -> N
     code, out = run_user_suite(tmp_path, "trio_mode = true")
     assert code == 0, out
     assert "1 passed" in out
+
+
+SKIPPING_TESTS = """
+import pytest
+import trio
+
+@pytest.fixture
+async def nursery():
+    async with trio.open_nursery() as nursery:
+        yield nursery
+
+@pytest.fixture
+async def needs_a():
+    pytest.skip("service A is not installed")
+
+@pytest.fixture
+async def needs_b():
+    pytest.skip("service B is not installed")
+
+async def test_skips_in_its_body(nursery):
+    pytest.skip("not on this transport")
+
+async def test_skips_in_two_fixtures(needs_a, needs_b):
+    pass
+"""
+
+
+def test_plugin_keeps_the_reason_of_a_skip_in_a_trio_test(tmp_path: pathlib.Path) -> None:
+    code, out = run_user_suite(tmp_path, "trio_mode = true", "-rs", source=SKIPPING_TESTS)
+    assert code == 0, out
+    assert "test_user.py:19: not on this transport" in out
+    assert "service A is not installed" in out
+    assert "Exceptions from Trio nursery" not in out and ": Skipped" not in out

@@ -25,6 +25,12 @@ In memory (exact under ``autojump_clock``):
 
 Override ``client_heartbeat``, ``client_reconnect_policy`` or
 ``server_heartbeat`` in your ``conftest.py`` to change the settings.
+
+The plugin also gives back the reason of a ``pytest.skip(reason)`` raised in a
+Trio test or its fixtures, which pytest-trio 0.8 reports without it (or, for
+several fixtures skipping at once, as "Exceptions from Trio nursery"), so that
+``pytest -rs`` says why and where a test was skipped (the first reason, when
+several fixtures skipped).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import pytest
 import trio
 
 from trio_heartbeat._client.connection import ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.reconnect import ReconnectPolicy
 from trio_heartbeat.server._serve import (
@@ -71,6 +78,33 @@ NEEDS_PYTEST_TRIO = (
     "[tool.pytest.ini_options] (or [pytest] in pytest.ini), "
     "or mark the test with @pytest.mark.trio."
 )
+
+
+def _skip_with_reason(error: BaseException) -> BaseException | None:
+    """The first skip with a reason inside a skip that reached pytest without one."""
+    group = error
+    if isinstance(error, pytest.skip.Exception):
+        if error.msg or not isinstance(error.__context__, BaseExceptionGroup):
+            return None
+        group = error.__context__  # pytest-trio called pytest.skip() while handling it
+    if not isinstance(group, BaseExceptionGroup):
+        return None
+    leaves = leaf_exceptions(group)
+    if not all(isinstance(leaf, pytest.skip.Exception) for leaf in leaves):
+        return None
+    return next((leaf for leaf in leaves if getattr(leaf, "msg", None)), None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    """Re-raise a Trio test's skip with its reason and place (see the module docstring)."""
+    try:
+        return (yield)
+    except (pytest.skip.Exception, BaseExceptionGroup) as error:
+        original = _skip_with_reason(error)
+        if original is None:
+            raise
+        raise original from None
 
 
 @pytest.hookimpl(tryfirst=True)
