@@ -9,17 +9,13 @@ import sys
 
 import pytest
 
+from tests.demo import demo_process
+
 pytestmark = pytest.mark.loopback
 
 
 def run_demo(*args: str) -> tuple[int, list[dict[str, object]]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "trio_heartbeat.demo", "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = demo_process("--json", *args)
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     return proc.returncode, events
 
@@ -42,13 +38,8 @@ def test_demo_detects_half_open_reconnects_and_delivers_buffered_messages() -> N
 
 
 def test_demo_help_lists_options() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "trio_heartbeat.demo", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    proc = demo_process("--help")
+    assert proc.returncode == 0
     for option in ("--style", "--interval", "--timeout", "--fault", "--duration", "--json"):
         assert option in proc.stdout
 
@@ -85,12 +76,7 @@ def test_ctrl_c_exits_cleanly() -> None:
 
 
 def test_demo_without_a_fault_says_so() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "trio_heartbeat.demo", "--fault", "none", "--duration", "2"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = demo_process("--fault", "none", "--duration", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = next(line for line in proc.stdout.splitlines() if "summary" in line)
     assert "no fault injected" in summary and "nan" not in summary

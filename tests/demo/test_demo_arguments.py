@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
-import subprocess
-import sys
 
 import pytest
 
+from tests.demo import demo_process
 from trio_heartbeat import demo
 
 
@@ -31,12 +30,7 @@ def test_refused_combination_exits_2_saying_why(
 
 
 def test_refused_combination_from_the_command_line() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "trio_heartbeat.demo", "--style", "text", "--fault", "silent-pongs"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = demo_process("--style", "text", "--fault", "silent-pongs")
     assert done.returncode == 2
     assert done.stdout == "" and "only --style ping uses" in done.stderr
 
