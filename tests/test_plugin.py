@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -164,5 +165,5 @@ def test_plugin_keeps_the_reason_of_a_skip_in_a_trio_test(tmp_path: pathlib.Path
     code, out = run_user_suite(tmp_path, "trio_mode = true", "-rs", source=SKIPPING_TESTS)
     assert code == 0, out
     assert "test_user.py:19: not on this transport" in out
-    assert "service A is not installed" in out
+    assert re.search(r"test_user\.py:1[26]: service [AB] is not installed", out)  # either one
     assert "Exceptions from Trio nursery" not in out and ": Skipped" not in out

@@ -203,7 +203,7 @@ async def open_sockjs(
     the ``o`` frame (or returns an async context manager kept entered for the
     link's life). ``open_timeout`` bounds the wait for ``o`` once the WebSocket
     is open. Every other keyword (``reconnect``, ``options``, ``dial``, ``rng``,
-    ``heartbeat_clock``: see :class:`~trio_heartbeat.adapters._base.ManagedArguments`)
+    ``heartbeat_clock``: see :class:`~trio_heartbeat.adapters.ManagedArguments`)
     goes to ``open_managed_websocket`` unchanged.
     """
     session = SockJSSession(open_timeout=open_timeout, then=on_connect)
