@@ -95,7 +95,7 @@ def require_node(interop_dir: Path = INTEROP_DIR) -> str:
     """Return the ``node`` executable; skip/fail (see :func:`require`) without node or packages."""
     node = shutil.which("node")
     missing = [p for p in NODE_PACKAGES if not (interop_dir / "node_modules" / p).is_dir()]
-    problems = [] if node is not None else ["node is not installed"]
+    problems = [] if node is not None else ["node is not installed (Node.js 18+ runs the servers)"]
     if missing:
         problems.append(f"{interop_dir / 'node_modules'} lacks {', '.join(missing)}")
     require(not problems, "; ".join(problems))
