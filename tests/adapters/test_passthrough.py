@@ -138,12 +138,31 @@ async def test_open_timeout_bounds_the_protocol_handshake(
     assert srv.dial_times == [0.0, 4.0]
 
 
-@pytest.mark.parametrize("adapter", ADAPTERS)
-@pytest.mark.parametrize("bad", [0, -1.0, float("inf"), float("nan"), True, "1"])
-async def test_bad_open_timeout_is_a_usage_error(adapter: str, bad: Any) -> None:
+DURATIONS = [
+    ("sockjs", "open_timeout"),
+    ("tradovate", "open_timeout"),
+    ("tradovate", "request_timeout"),
+    ("tradovate", "authorize_timeout"),
+    ("engineio", "open_timeout"),
+    ("socketio", "open_timeout"),
+    ("socketio", "ack_timeout"),
+]
+
+
+@pytest.mark.parametrize(("adapter", "name"), DURATIONS)
+@pytest.mark.parametrize("bad", [0, -1.0, float("inf"), float("nan"), True, "1", None])
+async def test_bad_duration_is_a_usage_error_naming_it(adapter: str, name: str, bad: Any) -> None:
     opener, _ = servers()[adapter]
-    with pytest.raises(th.UsageError, match="open_timeout"):
-        async with opener("ws://x/path", open_timeout=bad):
+    with pytest.raises(th.UsageError, match=f"^{name} must be"):
+        async with opener("ws://x/path", **{name: bad}):
+            pass
+
+
+@pytest.mark.parametrize("name", ["ping_interval", "ping_timeout"])
+@pytest.mark.parametrize("function", [open_engineio, open_socketio])
+async def test_bad_ping_setting_is_a_usage_error(name: str, function: Callable[..., Any]) -> None:
+    with pytest.raises(th.UsageError, match=f"^{name} must be a number of seconds > 0"):
+        async with function("ws://x/path", **{name: "25"}):
             pass
 
 

@@ -57,8 +57,8 @@ __all__ = [
     "DEFAULT_OPEN_TIMEOUT",
     "ManagedArguments",
     "ProtocolSession",
-    "check_open_timeout",
     "open_protocol_websocket",
+    "positive_seconds",
     "require_unbatched",
 ]
 
@@ -84,12 +84,16 @@ after the protocol's; ``heartbeat`` is the protocol's preset or the user's)."""
 _PASSED_THROUGH = frozenset(ManagedArguments.__annotations__)
 
 
-def check_open_timeout(value: float) -> float:
-    """``value`` as float seconds; UsageError unless it is a finite number > 0."""
+def positive_seconds(name: str, value: float) -> float:
+    """``value`` as float seconds; UsageError naming ``name`` unless it is a finite number > 0.
+
+    The one check of every duration an adapter takes (``open_timeout``,
+    ``ping_interval``, ``ack_timeout``...).
+    """
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise UsageError(f"open_timeout must be a number of seconds > 0, got {value!r}")
+        raise UsageError(f"{name} must be a number of seconds > 0, got {value!r}")
     if not math.isfinite(value):
-        raise UsageError(f"open_timeout must be finite, got {value!r}")
+        raise UsageError(f"{name} must be finite, got {value!r}")
     return float(value)
 
 
@@ -117,7 +121,7 @@ class ProtocolSession(Generic[CodecT]):
     def __init__(
         self, *, open_timeout: float = DEFAULT_OPEN_TIMEOUT, then: OnConnect | None = None
     ) -> None:
-        self.open_timeout = check_open_timeout(open_timeout)
+        self.open_timeout = positive_seconds("open_timeout", open_timeout)
         self._then = then
         self.current: CodecT | None = None
 

@@ -43,6 +43,7 @@ from trio_heartbeat.adapters._base import (
     ManagedArguments,
     ProtocolSession,
     open_protocol_websocket,
+    positive_seconds,
     require_unbatched,
 )
 from trio_heartbeat.errors import RemoteProtocolError, SessionEnded, UsageError
@@ -118,11 +119,8 @@ class EngineIOSession(ProtocolSession[EngineIOCodec]):
         then: OnConnect | None = None,
     ) -> None:
         super().__init__(open_timeout=open_timeout, then=then)
-        for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise UsageError(f"{name} must be a number > 0, got {value!r}")
-        self.ping_interval = float(ping_interval)
-        self.ping_timeout = float(ping_timeout)
+        self.ping_interval = positive_seconds("ping_interval", ping_interval)
+        self.ping_timeout = positive_seconds("ping_timeout", ping_timeout)
         self._warned = False
         self.open_packet: wire.EngineOpen | None = None
 

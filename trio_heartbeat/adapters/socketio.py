@@ -43,6 +43,7 @@ from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
     ManagedArguments,
     open_protocol_websocket,
+    positive_seconds,
     require_unbatched,
 )
 from trio_heartbeat.adapters.engineio import EngineIOCodec, EngineIOSession
@@ -140,11 +141,9 @@ class SocketIOClient:
         on_connect: OnConnect | None = None,
     ) -> None:
         wire.encode_connect(namespace, auth)  # validates both
-        if not ack_timeout > 0:
-            raise UsageError(f"ack_timeout must be > 0, got {ack_timeout!r}")
         self.namespace = namespace
         self._auth = None if auth is None else dict(auth)
-        self.ack_timeout = ack_timeout
+        self.ack_timeout = positive_seconds("ack_timeout", ack_timeout)
         self._acks: Waiters[tuple[Any, ...]] = Waiters()
         self._next_ack = 0
         self._user_on_connect = on_connect

@@ -46,6 +46,7 @@ from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
     ManagedArguments,
     open_protocol_websocket,
+    positive_seconds,
     require_unbatched,
 )
 from trio_heartbeat.adapters.sockjs import SockJSCodec, SockJSSession
@@ -119,15 +120,9 @@ class TradovateClient:
     ) -> None:
         if not isinstance(token, str) or not token:
             raise UsageError("the Tradovate access token must be a non-empty str")
-        for name, value in (
-            ("request_timeout", request_timeout),
-            ("authorize_timeout", authorize_timeout),
-        ):
-            if not value > 0:
-                raise UsageError(f"{name} must be > 0, got {value!r}")
         self._token = _Secret(token)
-        self.request_timeout = request_timeout
-        self.authorize_timeout = authorize_timeout
+        self.request_timeout = positive_seconds("request_timeout", request_timeout)
+        self.authorize_timeout = positive_seconds("authorize_timeout", authorize_timeout)
         self._user_on_connect = on_connect
         self._session = _TradovateSession(open_timeout=open_timeout, then=self._link_life)
         self._live: _LinkState | None = None
