@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -19,7 +19,12 @@ from tests.adapters.test_engineio_socketio_clients import engine_server, socketi
 from tests.adapters.test_sockjs_client import sockjs_server
 from tests.adapters.test_tradovate_client import TOKEN, FakeTradovate
 from tests.core.memserver import Handler, MemoryServer
-from trio_heartbeat.adapters import _base
+from trio_heartbeat.adapters import (
+    ManagedArguments,
+    ProtocolSession,
+    _base,
+    open_protocol_websocket,
+)
 from trio_heartbeat.adapters.engineio import open_engineio
 from trio_heartbeat.adapters.socketio import open_socketio
 from trio_heartbeat.adapters.sockjs import open_sockjs
@@ -196,3 +201,51 @@ async def test_socketio_open_timeout_covers_open_packet_and_connect(
             await client.ws.wait_connected()
         assert trio.current_time() == 2.0
     assert isinstance(info.value.last_error, th.ConnectTimeout)
+
+
+class GreetingCodec:
+    """A codec for a made-up protocol whose server says ``hello`` first."""
+
+    def __init__(self) -> None:
+        self.greeted = trio.Event()
+
+    def decode(self, message: str | bytes) -> list[str | bytes]:
+        if message == "hello" and not self.greeted.is_set():
+            self.greeted.set()
+            return []
+        return [message]
+
+    def encode(self, messages: Sequence[str | bytes]) -> str | bytes:
+        return messages[0]
+
+
+class GreetingSession(ProtocolSession[GreetingCodec]):
+    def make_codec(self) -> GreetingCodec:
+        return GreetingCodec()
+
+    async def handshake(self, codec: GreetingCodec, link: th.LiveLink | None) -> None:
+        await codec.greeted.wait()
+
+
+async def test_a_new_adapter_is_a_session_and_one_call(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def greeter(ws: trio_websocket.WebSocketConnection) -> None:
+        await trio.sleep(1.0)
+        await ws.send_message("hello")
+        while True:
+            await ws.send_message(await ws.get_message())
+
+    srv = MemoryServer(nursery, greeter)
+    session = GreetingSession(open_timeout=2.0)
+    managed: ManagedArguments = {"dial": srv.dial}
+    async with open_protocol_websocket(
+        "ws://x/",
+        adapter="open_greeting",
+        session=session,
+        heartbeat=th.Heartbeat.disabled(),
+        managed=managed,
+    ) as ws:
+        ws.send_nowait("queued before the greeting")
+        assert await ws.receive() == "queued before the greeting"
+        assert trio.current_time() == 1.0

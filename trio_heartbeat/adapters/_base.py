@@ -29,6 +29,7 @@ reconnect policy retries it.
 
 from __future__ import annotations
 
+import abc
 import math
 import random
 from collections.abc import AsyncIterator
@@ -107,7 +108,7 @@ def require_unbatched(managed: ManagedArguments, why: str) -> None:
 CodecT = TypeVar("CodecT", bound=Codec)
 
 
-class ProtocolSession(Generic[CodecT]):
+class ProtocolSession(abc.ABC, Generic[CodecT]):
     """Codec factory plus on-connect step of one managed protocol connection.
 
     Subclasses say how to make a link's codec (:meth:`make_codec`) and what the
@@ -125,22 +126,22 @@ class ProtocolSession(Generic[CodecT]):
         self._then = then
         self.current: CodecT | None = None
 
+    @abc.abstractmethod
     def make_codec(self) -> CodecT:
         """Create the codec of a new link."""
-        raise NotImplementedError
 
     def codec(self) -> CodecT:
         """The codec factory: a fresh codec for a new link, remembered as :attr:`current`."""
         self.current = self.make_codec()
         return self.current
 
+    @abc.abstractmethod
     async def handshake(self, codec: CodecT, link: LiveLink | None) -> None:
         """Wait until ``codec`` has seen the protocol's open handshake (may send on ``link``).
 
         Runs inside the ``open_timeout`` window; may raise any of our errors to
         fail the attempt.
         """
-        raise NotImplementedError
 
     async def wait_open(self, link: LiveLink | None = None) -> CodecT:
         """Run :meth:`handshake` for the current link; ConnectTimeout after ``open_timeout``."""
