@@ -1,10 +1,10 @@
-"""Binary 0x01 server heartbeat (mirrors seed 004_f50775fb86a08210, the video transcript).
+"""Binary 0x01 server heartbeat: the server sends 0x01, the client must answer 0x01.
 
 Server side (``ServerHeartbeat.binary``): every ``INTERVAL`` s the server sends the
 binary message 0x01 to every client and terminates the clients that did not answer
 since the previous round. Client side (``Heartbeat.server_sent``): the managed client
 answers each 0x01 with 0x01 (the application never sees either) and closes the link if
-no 0x01 arrives within ``INTERVAL + GRACE`` s. Scaled down from the seed's 5 s + 1 s.
+no 0x01 arrives within ``INTERVAL + GRACE`` s. Scaled down from the usual 5 s interval + 1 s grace.
 
 Three acts: a managed client answers and stays; a deaf client (plain trio-websocket,
 reads but never answers) is terminated; then the managed client meets a server that
@@ -27,7 +27,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 import trio_heartbeat as th
 from trio_heartbeat.server import ServerClient, ServerHeartbeat, open_heartbeat_server
 
-INTERVAL, GRACE = 0.5, 0.25  # seed: 5 s, 1 s
+INTERVAL, GRACE = 0.5, 0.25  # the pattern's usual 5 s and 1 s, scaled down
 
 
 async def quiet(client: ServerClient) -> None:

@@ -1,10 +1,10 @@
-"""heartCheck idle probe + fixed reconnect (mirrors seed 003_d4dd22d3c0a07265, "heartCheck").
+"""heartCheck-style idle probe + fixed reconnect: probe only after a silence.
 
 The client probes only after ``IDLE`` s of silence -- any inbound message resets that
 timer -- and declares the server dead when nothing arrives within ``REPLY`` s of a probe
 (``Heartbeat.idle_probe``). It then reconnects after a fixed ``RECONNECT`` s
 (``ReconnectPolicy.fixed``), never two reconnects at once, and closes on exit.
-Scaled down from the seed's 10 s / 11 s / 3 s.
+Scaled down from the usual 10 s idle / 11 s dead / 3 s reconnect.
 
 Timeline with the built-in server: news at 0.3/0.6/0.9 s keeps the client from
 probing until 1.9 s; that probe is answered; the server then goes mute, the next

@@ -1,4 +1,4 @@
-"""Talo-style text heartbeat (mirrors seed 001_abea8ea1695c7381, Talo).
+"""Talo-style text heartbeat: the client sends ``v1.heartbeat``, the server echoes it.
 
 The client sends the text message ``v1.heartbeat`` every ``INTERVAL`` seconds while it
 is open; the server echoes it at once. trio_heartbeat swallows the echoes (the

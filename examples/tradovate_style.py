@@ -1,4 +1,4 @@
-"""Tradovate-style SockJS session (mirrors seed 000_e446fdd9967ceb5b, Tradovate API client).
+"""Tradovate-style SockJS session: ``[]`` heartbeats, authorize on ``o``, requests by id.
 
 Frames from the server: ``o`` (open), ``h`` (heartbeat), ``a[...]`` (responses
 ``{"s","i","d"}`` and events ``{"e","d"}``), ``c[code,"reason"]`` (close). The client

@@ -1,4 +1,4 @@
-"""Node ``ws`` isAlive pattern (mirrors seed 002_1c57c6e17dafae84, ``ws`` server + clients).
+"""Node ``ws`` isAlive pattern: server ping rounds terminate clients that did not pong.
 
 The server pings every client every ``INTERVAL`` s and terminates the ones that did not
 pong since the previous round (``ServerHeartbeat.ping``); it keeps a registry of clients

@@ -5,7 +5,9 @@ TCP proxy on 127.0.0.1, connects a managed client through the proxy, exchanges
 messages, then injects a fault (by default a half-open link: the sockets stay
 open, bytes stop). The timeline shows the client detect it within its bound,
 back off, reconnect, re-run its on-connect step and deliver the messages it
-buffered meanwhile. Exit code 0 when all of that happened, 1 otherwise.
+buffered meanwhile. Exit code 0 when all of that happened, 1 otherwise (a
+``FAILED`` line says what did not happen), 2 for bad arguments, such as a fault
+that cannot touch the chosen heartbeat style.
 """
 
 from __future__ import annotations
@@ -58,7 +60,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 60 or args.interval <= 0 or args.timeout <= 0:
         parser.error("durations must be positive and --duration at most 60 s")
+    problem = unsupported(args.style, args.fault)
+    if problem is not None:
+        parser.error(problem)  # exit code 2, with the reason
     return args
+
+
+def unsupported(style: str, fault: str) -> str | None:
+    """Why ``fault`` cannot touch heartbeat ``style``, or None when it can."""
+    if fault == "silent-pongs" and style != "ping":
+        what = {"text": "an ordinary text message ('hb')", "server": "a binary data frame (0x01)"}
+        return (
+            f"--fault silent-pongs drops RFC 6455 pong frames, which only --style ping uses; "
+            f"the {style} heartbeat is {what[style]}, which that fault does not touch, so "
+            "there would be nothing to detect. Use --style ping, or another --fault."
+        )
+    return None
 
 
 class Timeline:
@@ -112,7 +129,7 @@ def inject(faults: Faults, fault: str) -> str:
     if fault == "abort":
         faults.abort()
         return "TCP reset"
-    return "no fault"
+    raise ValueError(f"unknown fault {fault!r}")
 
 
 def describe(event: StateChange) -> tuple[str, str, dict[str, object]]:
@@ -213,7 +230,9 @@ async def run(args: argparse.Namespace) -> bool:
             healed = False
             while trio.current_time() < end:
                 now = trio.current_time()
-                if math.isnan(fault_at) and now >= fault_deadline:
+                if args.fault == "none":
+                    pass
+                elif math.isnan(fault_at) and now >= fault_deadline:
                     fault_at = now
                     out.say("FAULT", inject(faults, args.fault), fault=args.fault)
                 elif not healed and now >= heal_deadline:
@@ -229,11 +248,18 @@ async def run(args: argparse.Namespace) -> bool:
             nursery.cancel_scope.cancel()
 
     missing = [f"msg {i}" for i in range(1, sent + 1) if f"msg {i}" not in delivered]
-    detect = detected_at - fault_at
+    if args.fault == "none":
+        detection = "no fault injected"
+        detect = math.nan
+    else:
+        detect = detected_at - fault_at
+        detection = (
+            "fault not detected" if math.isnan(detect) else f"fault detected after {detect:.3f} s"
+        )
     out.say(
         "summary",
         f"sent {sent}, server got {len(set(delivered))} distinct, missing {missing or 'none'}; "
-        f"fault detected after {detect:.3f} s; reconnects {stats.reconnects}; "
+        f"{detection}; reconnects {stats.reconnects}; "
         f"heartbeats {stats.heartbeats_sent} sent / {stats.heartbeats_answered} answered; "
         f"on_connect ran {auth_count}x",
         sent=sent,
@@ -250,9 +276,30 @@ async def run(args: argparse.Namespace) -> bool:
             f"{len(missing)} message(s) written to the dying link were lost",
         )
         missing = []
-    if args.fault == "none":
-        return not missing
-    return not missing and stats.reconnects >= 1 and auth_count >= 2 and not math.isnan(detect)
+    failures = verdict(
+        args.fault, missing=missing, detect=detect, reconnects=stats.reconnects, auth=auth_count
+    )
+    if failures:
+        out.say("FAILED", "; ".join(failures), failures=failures)
+    return not failures
+
+
+def verdict(
+    fault: str, *, missing: list[str], detect: float, reconnects: int, auth: int
+) -> list[str]:
+    """What the run should have shown and did not (empty: it all happened)."""
+    failures = [f"{len(missing)} message(s) never reached the server"] if missing else []
+    if fault == "none":
+        if reconnects:
+            failures.append(f"{reconnects} reconnect(s) although no fault was injected")
+        return failures
+    if math.isnan(detect):
+        failures.append("the fault was not detected (no disconnect after it)")
+    if reconnects < 1:
+        failures.append("the client did not reconnect")
+    if auth < 2:
+        failures.append(f"the on-connect step ran {auth}x, not again after the reconnect")
+    return failures
 
 
 def main(argv: Sequence[str] | None = None) -> int:

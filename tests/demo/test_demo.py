@@ -9,17 +9,13 @@ import sys
 
 import pytest
 
+from tests.demo import demo_process
+
 pytestmark = pytest.mark.loopback
 
 
 def run_demo(*args: str) -> tuple[int, list[dict[str, object]]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "trio_heartbeat.demo", "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = demo_process("--json", *args)
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     return proc.returncode, events
 
@@ -42,13 +38,8 @@ def test_demo_detects_half_open_reconnects_and_delivers_buffered_messages() -> N
 
 
 def test_demo_help_lists_options() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "trio_heartbeat.demo", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    proc = demo_process("--help")
+    assert proc.returncode == 0
     for option in ("--style", "--interval", "--timeout", "--fault", "--duration", "--json"):
         assert option in proc.stdout
 
@@ -82,3 +73,24 @@ def test_ctrl_c_exits_cleanly() -> None:
             proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+
+
+def test_demo_without_a_fault_says_so() -> None:
+    proc = demo_process("--fault", "none", "--duration", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = next(line for line in proc.stdout.splitlines() if "summary" in line)
+    assert "no fault injected" in summary and "nan" not in summary
+    assert "FAULT" not in proc.stdout and "FAILED" not in proc.stdout
+
+
+def test_demo_failure_says_why() -> None:
+    # A heartbeat bound far beyond the run: the half-open link is never detected.
+    code, events = run_demo(
+        "--duration", "3", "--fault-at", "1", "--interval", "30", "--timeout", "30"
+    )
+    assert code == 1
+    failed = events[-1]
+    assert failed["event"] == "FAILED"
+    assert "the fault was not detected (no disconnect after it)" in failed["failures"]
+    summary = events[-2]
+    assert summary["event"] == "summary" and summary["detect_seconds"] is None

@@ -17,7 +17,8 @@ Fixtures:
   answers pings on its own (a black-holed peer, or a probe that sees pings).
 
 A missing ``node`` or ``interop/node_modules`` (run ``interop/install.sh``) or a
-missing ``websockets`` package skips the test, or fails it when ``CI=true``.
+missing ``websockets`` package skips the test with that reason (``pytest -rs``
+shows it), or fails it when the ``CI`` environment variable is set.
 """
 
 from __future__ import annotations
@@ -71,26 +72,34 @@ def _kill_leftovers() -> None:
 atexit.register(_kill_leftovers)
 
 
+def in_ci() -> bool:
+    """True when the ``CI`` environment variable is set (to anything but "", 0, false, no)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def require(ok: bool, reason: str) -> None:
-    """Skip the test with ``reason`` unless ``ok``; under ``CI=true`` fail it instead.
+    """Skip the test with ``reason`` unless ``ok``; under CI (see :func:`in_ci`) fail it.
 
     CI installs the interop servers, so a missing install there is a broken build,
     not a reason to skip silently.
     """
     if ok:
         return
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"{reason} (CI=true, so this is a failure: run interop/install.sh)")
+    if in_ci():
+        ci = os.environ["CI"]
+        pytest.fail(f"{reason} (CI={ci} is set, so this is a failure: run interop/install.sh)")
     pytest.skip(reason)
 
 
 def require_node(interop_dir: Path = INTEROP_DIR) -> str:
     """Return the ``node`` executable; skip/fail (see :func:`require`) without node or packages."""
     node = shutil.which("node")
-    require(node is not None, "node is not installed")
-    assert node is not None
     missing = [p for p in NODE_PACKAGES if not (interop_dir / "node_modules" / p).is_dir()]
-    require(not missing, f"{interop_dir / 'node_modules'} lacks {', '.join(missing)}")
+    problems = [] if node is not None else ["node is not installed (Node.js 18+ runs the servers)"]
+    if missing:
+        problems.append(f"{interop_dir / 'node_modules'} lacks {', '.join(missing)}")
+    require(not problems, "; ".join(problems))
+    assert node is not None
     return node
 
 

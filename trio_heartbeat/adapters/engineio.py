@@ -30,24 +30,23 @@ Contract, per link:
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
+from typing import Unpack
 
 import trio
 
-from trio_heartbeat._client.connection import (
-    LiveLink,
-    ManagedWebSocket,
-    OnConnect,
-    open_managed_websocket,
-    run_on_connect,
-)
+from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect
 from trio_heartbeat._core.heartbeat import Heartbeat
-from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._core.reconnect import ReconnectPolicy
-from trio_heartbeat._transport.links import Dial
-from trio_heartbeat.errors import ConnectTimeout, RemoteProtocolError, SessionEnded, UsageError
+from trio_heartbeat.adapters._base import (
+    DEFAULT_OPEN_TIMEOUT,
+    ManagedArguments,
+    ProtocolSession,
+    open_protocol_websocket,
+    positive_seconds,
+    require_unbatched,
+)
+from trio_heartbeat.errors import RemoteProtocolError, SessionEnded, UsageError
 from trio_heartbeat.protocols import engineio as wire
 
 __all__ = ["EngineIOClient", "EngineIOCodec", "EngineIOSession", "open_engineio"]
@@ -103,30 +102,26 @@ class EngineIOCodec:
         return wire.encode_message(messages[0])
 
 
-class EngineIOSession:
-    """Codec factory plus on-connect step (open packet, settings check) of one connection."""
+class EngineIOSession(ProtocolSession[EngineIOCodec]):
+    """Codec factory plus on-connect step (open packet, settings check) of one connection.
+
+    ``ping_interval`` / ``ping_timeout`` are the expected server settings (float
+    seconds > 0); ``open_timeout`` bounds the wait for the open packet once the
+    WebSocket is open. Raises UsageError for a bad value.
+    """
 
     def __init__(
         self,
         *,
         ping_interval: float = 25.0,
         ping_timeout: float = 20.0,
-        open_timeout: float = 10.0,
+        open_timeout: float = DEFAULT_OPEN_TIMEOUT,
         then: OnConnect | None = None,
     ) -> None:
-        for name, value in (
-            ("ping_interval", ping_interval),
-            ("ping_timeout", ping_timeout),
-            ("open_timeout", open_timeout),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise UsageError(f"{name} must be a number > 0, got {value!r}")
-        self.ping_interval = float(ping_interval)
-        self.ping_timeout = float(ping_timeout)
-        self.open_timeout = float(open_timeout)
-        self._then = then
+        super().__init__(open_timeout=open_timeout, then=then)
+        self.ping_interval = positive_seconds("ping_interval", ping_interval)
+        self.ping_timeout = positive_seconds("ping_timeout", ping_timeout)
         self._warned = False
-        self.current: EngineIOCodec | None = None
         self.open_packet: wire.EngineOpen | None = None
 
     @property
@@ -141,11 +136,6 @@ class EngineIOSession:
     def make_codec(self) -> EngineIOCodec:
         """Create the codec of a new link (override in protocols riding on Engine.IO)."""
         return EngineIOCodec()
-
-    def codec(self) -> EngineIOCodec:
-        """The codec factory: a fresh codec per link, remembered as :attr:`current`."""
-        self.current = self.make_codec()
-        return self.current
 
     def check_open(self, packet: wire.EngineOpen) -> None:
         """Note when the server's timing differs from the configured one.
@@ -162,30 +152,17 @@ class EngineIOSession:
                 self.liveness_bound,
             )
 
-    async def wait_open(self) -> EngineIOCodec:
-        """Wait for the current link's open packet and check it (see :meth:`check_open`)."""
-        codec = self.current
-        if codec is None:
-            raise UsageError("EngineIOSession.codec must be the connection's codec factory")
-        with trio.move_on_after(self.open_timeout):
-            await codec.opened.wait()
-            assert codec.open_packet is not None
-            self.check_open(codec.open_packet)
-            self.open_packet = codec.open_packet
-            return codec
-        raise ConnectTimeout(self.open_timeout)
+    async def handshake(self, codec: EngineIOCodec, link: LiveLink | None) -> None:
+        """Wait for the link's open packet and check it (see :meth:`check_open`)."""
+        await codec.opened.wait()
+        assert codec.open_packet is not None
+        self.check_open(codec.open_packet)
+        self.open_packet = codec.open_packet
 
-    @asynccontextmanager
-    async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
-        codec = await self.wait_open()
+    async def opened(self, codec: EngineIOCodec, link: LiveLink) -> None:
+        """Adopt the server's liveness bound for the link."""
         assert codec.open_packet is not None
         link.set_silence_timeout(codec.open_packet.liveness_timeout)
-        async with run_on_connect(self._then, link):
-            yield
-
-    def on_connect(self, link: LiveLink) -> AbstractAsyncContextManager[None]:
-        """Wait for the open packet, then run ``then(link)`` (async function or context)."""
-        return self._link_life(link)
 
 
 class EngineIOClient:
@@ -223,35 +200,30 @@ async def open_engineio(
     *,
     ping_interval: float = 25.0,
     ping_timeout: float = 20.0,
-    reconnect: ReconnectPolicy | None = None,
-    options: ConnectionOptions | None = None,
     on_connect: OnConnect | None = None,
-    open_timeout: float = 10.0,
-    dial: Dial | None = None,
-    rng: random.Random | None = None,
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT,
+    **managed: Unpack[ManagedArguments],
 ) -> AsyncIterator[EngineIOClient]:
     """A managed Engine.IO v4 WebSocket-only connection (see the module docstring).
 
     ``url`` must select the WebSocket transport (``?EIO=4&transport=websocket``).
+    ``open_timeout`` bounds the wait for the open packet once the WebSocket is
+    open. Every other keyword (``reconnect``, ``options``, ``dial``, ``rng``,
+    ``heartbeat_clock``) goes to ``open_managed_websocket`` unchanged;
     ``options.send_batch_size`` must be 1.
     """
-    options = options if options is not None else ConnectionOptions()
-    if options.send_batch_size != 1:
-        raise UsageError("Engine.IO sends one packet per frame: send_batch_size must be 1")
+    require_unbatched(managed, "Engine.IO sends one packet per frame")
     session = EngineIOSession(
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         open_timeout=open_timeout,
         then=on_connect,
     )
-    async with open_managed_websocket(
+    async with open_protocol_websocket(
         url,
+        adapter="open_engineio",
+        session=session,
         heartbeat=session.heartbeat(),
-        reconnect=reconnect,
-        options=options,
-        on_connect=session.on_connect,
-        codec=session.codec,
-        dial=dial,
-        rng=rng,
+        managed=managed,
     ) as ws:
         yield EngineIOClient(ws, session)

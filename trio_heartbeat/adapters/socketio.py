@@ -13,7 +13,8 @@ Contract, per link (on top of :mod:`trio_heartbeat.adapters.engineio`):
 - the on-connect step waits for the Engine.IO open packet, sends CONNECT
   (``40`` or ``40{auth}``) for ``namespace`` and waits for the server's CONNECT
   (its ``sid`` becomes :attr:`SocketIOClient.sid`), all within ``open_timeout``
-  seconds (else ConnectTimeout, retried); only then do buffered emits flush;
+  seconds of the WebSocket opening (else ConnectTimeout, retried); then the
+  application's ``on_connect`` runs, and only then do buffered emits flush;
 - a DISCONNECT from the server, or a CONNECT_ERROR, raises SessionEnded: the
   connection gives up (ReconnectGaveUp) instead of defying the server;
 - :meth:`SocketIOClient.call` sends on the live link with a fresh ack id (unique
@@ -30,23 +31,25 @@ Contract, per link (on top of :mod:`trio_heartbeat.adapters.engineio`):
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import trio
 
-from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect, run_on_connect
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
-from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._core.reconnect import ReconnectPolicy
-from trio_heartbeat._transport.links import Dial
+from trio_heartbeat.adapters._base import (
+    DEFAULT_OPEN_TIMEOUT,
+    ManagedArguments,
+    open_protocol_websocket,
+    positive_seconds,
+    require_unbatched,
+)
 from trio_heartbeat.adapters.engineio import EngineIOCodec, EngineIOSession
 from trio_heartbeat.errors import (
     ConnectionClosedError,
     ConnectionLost,
-    ConnectTimeout,
     RemoteProtocolError,
     SessionEnded,
     UsageError,
@@ -104,12 +107,23 @@ class _SocketIOCodec(EngineIOCodec):
 
 
 class _SocketIOSession(EngineIOSession):
+    """Engine.IO session whose open handshake goes on to the namespace's CONNECT."""
+
     def __init__(self, client: SocketIOClient, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._client = client
 
     def make_codec(self) -> _SocketIOCodec:
         return _SocketIOCodec(self._client.namespace, self._client._acks)
+
+    async def handshake(self, codec: EngineIOCodec, link: LiveLink | None) -> None:
+        """The open packet, then CONNECT out and the server's CONNECT back."""
+        assert isinstance(codec, _SocketIOCodec)
+        if link is None:
+            raise UsageError("the Socket.IO handshake sends CONNECT: it needs the link")
+        await super().handshake(codec, link)
+        await link.send(wire.encode_connect(self._client.namespace, self._client._auth))
+        await codec.connected.wait()
 
 
 class SocketIOClient:
@@ -124,15 +138,15 @@ class SocketIOClient:
         ping_interval: float,
         ping_timeout: float,
         open_timeout: float,
+        on_connect: OnConnect | None = None,
     ) -> None:
         wire.encode_connect(namespace, auth)  # validates both
-        if not ack_timeout > 0:
-            raise UsageError(f"ack_timeout must be > 0, got {ack_timeout!r}")
         self.namespace = namespace
         self._auth = None if auth is None else dict(auth)
-        self.ack_timeout = ack_timeout
+        self.ack_timeout = positive_seconds("ack_timeout", ack_timeout)
         self._acks: Waiters[tuple[Any, ...]] = Waiters()
         self._next_ack = 0
+        self._user_on_connect = on_connect
         self._session = _SocketIOSession(
             self,
             ping_interval=ping_interval,
@@ -162,15 +176,11 @@ class SocketIOClient:
         codec = self._session.current
         assert isinstance(codec, _SocketIOCodec)
         try:
-            await link.send(wire.encode_connect(self.namespace, self._auth))
-            with trio.move_on_after(self._session.open_timeout):
-                await codec.connected.wait()
-            if not codec.connected.is_set():
-                raise ConnectTimeout(self._session.open_timeout)
             self.sid = codec.sid
             self._link = link
             self._live_set.set()
-            yield
+            async with run_on_connect(self._user_on_connect, link):
+                yield
         finally:
             if self._link is link:
                 self._link = None
@@ -253,21 +263,21 @@ async def open_socketio(
     ack_timeout: float = 10.0,
     ping_interval: float = 25.0,
     ping_timeout: float = 20.0,
-    open_timeout: float = 10.0,
-    reconnect: ReconnectPolicy | None = None,
-    options: ConnectionOptions | None = None,
-    dial: Dial | None = None,
-    rng: random.Random | None = None,
+    on_connect: OnConnect | None = None,
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT,
+    **managed: Unpack[ManagedArguments],
 ) -> AsyncIterator[SocketIOClient]:
     """A managed Socket.IO connection to ``url`` (``/socket.io/?EIO=4&transport=websocket``).
 
     ``ping_interval`` / ``ping_timeout`` are the expected server settings, as for
-    :func:`~trio_heartbeat.adapters.engineio.open_engineio`. ``options.send_batch_size``
-    must be 1.
+    :func:`~trio_heartbeat.adapters.engineio.open_engineio`. ``open_timeout``
+    bounds the open packet plus the namespace CONNECT exchange, once the
+    WebSocket is open; ``on_connect`` runs after that, on every (re)connect.
+    Every other keyword (``reconnect``, ``options``, ``dial``, ``rng``,
+    ``heartbeat_clock``) goes to ``open_managed_websocket`` unchanged;
+    ``options.send_batch_size`` must be 1.
     """
-    options = options if options is not None else ConnectionOptions()
-    if options.send_batch_size != 1:
-        raise UsageError("Engine.IO sends one packet per frame: send_batch_size must be 1")
+    require_unbatched(managed, "Engine.IO sends one packet per frame")
     client = SocketIOClient(
         namespace=namespace,
         auth=auth,
@@ -275,17 +285,15 @@ async def open_socketio(
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         open_timeout=open_timeout,
+        on_connect=on_connect,
     )
     session = client._session
-    async with open_managed_websocket(
+    async with open_protocol_websocket(
         url,
+        adapter="open_socketio",
+        session=session,
         heartbeat=session.heartbeat(),
-        reconnect=reconnect,
-        options=options,
-        on_connect=session.on_connect,
-        codec=session.codec,
-        dial=dial,
-        rng=rng,
+        managed=managed,
     ) as ws:
         client._ws = ws
         yield client

@@ -32,25 +32,23 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
+from typing import Unpack
 from urllib.parse import urlsplit, urlunsplit
 
 import trio
 
-from trio_heartbeat._client.connection import (
-    LiveLink,
-    ManagedWebSocket,
-    OnConnect,
-    open_managed_websocket,
-    run_on_connect,
-)
-from trio_heartbeat._core.codec import CodecFactory
+from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect
 from trio_heartbeat._core.heartbeat import Heartbeat
-from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._core.reconnect import ReconnectPolicy
-from trio_heartbeat._transport.links import Dial
-from trio_heartbeat.errors import ConnectionLost, ConnectTimeout, RemoteProtocolError, UsageError
+from trio_heartbeat.adapters._base import (
+    DEFAULT_OPEN_TIMEOUT,
+    ManagedArguments,
+    ProtocolSession,
+    open_protocol_websocket,
+)
+from trio_heartbeat.errors import ConnectionLost, RemoteProtocolError, UsageError
 from trio_heartbeat.protocols import sockjs as wire
+from trio_heartbeat.protocols._json import json_dumps
 
 __all__ = [
     "SockJSCodec",
@@ -138,7 +136,7 @@ class SockJSCodec:
     def items(self, items: tuple[object, ...]) -> Sequence[Message]:
         """The application messages of one ``a[...]`` frame (override point)."""
         if self._json_items:
-            return [wire._json_dumps(item, "SockJS message") for item in items]
+            return [json_dumps(item, "SockJS message") for item in items]
         for item in items:
             if not isinstance(item, str):
                 raise RemoteProtocolError(
@@ -159,59 +157,32 @@ class SockJSCodec:
         return wire.encode_messages(texts)
 
 
-class SockJSSession:
+class SockJSSession(ProtocolSession[SockJSCodec]):
     """Codec factory plus on-connect step for one managed SockJS connection.
 
     Pass :meth:`codec` as ``codec=`` and :meth:`on_connect` as ``on_connect=`` (or
-    use :func:`open_sockjs`, which does). The core creates a codec per link just
-    before it runs the on-connect step; the step waits for that codec's ``o``
-    frame (at most ``open_timeout`` s, else ConnectTimeout) and then runs
-    ``then`` (the application's own step, if any) with the same link.
+    use :func:`open_sockjs`, which does). The on-connect step waits for the
+    link's ``o`` frame (at most ``open_timeout`` s, else ConnectTimeout) and then
+    runs ``then`` (the application's own step, if any) with the same link.
     """
 
     def __init__(
         self,
         *,
-        open_timeout: float = 10.0,
+        open_timeout: float = DEFAULT_OPEN_TIMEOUT,
         then: OnConnect | None = None,
         max_frame_size: int = wire.DEFAULT_MAX_FRAME_SIZE,
     ) -> None:
-        if not open_timeout > 0:
-            raise UsageError(f"open_timeout must be > 0, got {open_timeout!r}")
-        self.open_timeout = open_timeout
-        self._then = then
+        super().__init__(open_timeout=open_timeout, then=then)
         self._max_frame_size = max_frame_size
-        self.current: SockJSCodec | None = None
 
     def make_codec(self) -> SockJSCodec:
         """Create the codec of a new link (override to change the item mode)."""
         return SockJSCodec(max_frame_size=self._max_frame_size)
 
-    def codec(self) -> SockJSCodec:
-        """The codec factory: a fresh codec for a new link, remembered as :attr:`current`."""
-        self.current = self.make_codec()
-        return self.current
-
-    async def wait_open(self) -> SockJSCodec:
-        """Wait for the current link's ``o`` frame; ConnectTimeout after ``open_timeout``."""
-        codec = self.current
-        if codec is None:
-            raise UsageError("SockJSSession.codec must be the connection's codec factory")
-        with trio.move_on_after(self.open_timeout):
-            await codec.opened.wait()
-            return codec
-        raise ConnectTimeout(self.open_timeout)
-
-    @asynccontextmanager
-    async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
-        await self.wait_open()
-        async with run_on_connect(self._then, link):
-            yield
-
-    def on_connect(self, link: LiveLink) -> AbstractAsyncContextManager[None]:
-        """The on-connect step: wait for ``o``, then run ``then(link)`` (an async
-        function, or an async context manager kept entered for the link's life)."""
-        return self._link_life(link)
+    async def handshake(self, codec: SockJSCodec, link: LiveLink | None) -> None:
+        """Wait for the link's ``o`` frame."""
+        await codec.opened.wait()
 
 
 @asynccontextmanager
@@ -219,12 +190,9 @@ async def open_sockjs(
     url: str,
     *,
     heartbeat: Heartbeat | None = None,
-    reconnect: ReconnectPolicy | None = None,
-    options: ConnectionOptions | None = None,
     on_connect: OnConnect | None = None,
-    open_timeout: float = 10.0,
-    dial: Dial | None = None,
-    rng: random.Random | None = None,
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT,
+    **managed: Unpack[ManagedArguments],
 ) -> AsyncIterator[ManagedWebSocket]:
     """A managed connection to the framed SockJS endpoint ``url`` (see :func:`sockjs_url`).
 
@@ -233,18 +201,17 @@ async def open_sockjs(
     ``receive`` returns the strings of ``a[...]`` frames. ``heartbeat`` defaults
     to :func:`sockjs_heartbeat`. ``on_connect`` (an async function) runs after
     the ``o`` frame (or returns an async context manager kept entered for the
-    link's life). Other arguments as for ``open_managed_websocket``.
+    link's life). ``open_timeout`` bounds the wait for ``o`` once the WebSocket
+    is open. Every other keyword (``reconnect``, ``options``, ``dial``, ``rng``,
+    ``heartbeat_clock``: see :class:`~trio_heartbeat.adapters.ManagedArguments`)
+    goes to ``open_managed_websocket`` unchanged.
     """
     session = SockJSSession(open_timeout=open_timeout, then=on_connect)
-    factory: CodecFactory = session.codec
-    async with open_managed_websocket(
+    async with open_protocol_websocket(
         url,
+        adapter="open_sockjs",
+        session=session,
         heartbeat=heartbeat if heartbeat is not None else sockjs_heartbeat(),
-        reconnect=reconnect,
-        options=options,
-        on_connect=session.on_connect,
-        codec=factory,
-        dial=dial,
-        rng=rng,
+        managed=managed,
     ) as ws:
         yield ws

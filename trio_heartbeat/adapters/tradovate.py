@@ -10,7 +10,8 @@ runs it on a managed connection::
 
 Contract:
 
-- every (re)connect waits for ``o`` and sends ``authorize\\n0\\n\\n<token>``; only a
+- every (re)connect waits for ``o`` (at most ``open_timeout`` s once the
+  WebSocket is open, else ConnectTimeout) and sends ``authorize\\n0\\n\\n<token>``; only a
   2xx answer makes the link usable (a non-2xx answer or none within
   ``authorize_timeout`` fails the attempt; the reconnect policy retries it);
 - :meth:`TradovateClient.request` goes out on the live link with the next id of
@@ -31,20 +32,23 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import attrs
 import trio
 
-from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect, run_on_connect
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
 from trio_heartbeat._core.heartbeat import Heartbeat
-from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._core.reconnect import ReconnectPolicy
-from trio_heartbeat._transport.links import Dial
+from trio_heartbeat.adapters._base import (
+    DEFAULT_OPEN_TIMEOUT,
+    ManagedArguments,
+    open_protocol_websocket,
+    positive_seconds,
+    require_unbatched,
+)
 from trio_heartbeat.adapters.sockjs import SockJSCodec, SockJSSession
 from trio_heartbeat.errors import ConnectError, ConnectionClosedError, ConnectionLost, UsageError
 from trio_heartbeat.protocols import tradovate as wire
@@ -112,19 +116,15 @@ class TradovateClient:
         request_timeout: float,
         authorize_timeout: float,
         open_timeout: float,
+        on_connect: OnConnect | None = None,
     ) -> None:
         if not isinstance(token, str) or not token:
             raise UsageError("the Tradovate access token must be a non-empty str")
-        for name, value in (
-            ("request_timeout", request_timeout),
-            ("authorize_timeout", authorize_timeout),
-        ):
-            if not value > 0:
-                raise UsageError(f"{name} must be > 0, got {value!r}")
         self._token = _Secret(token)
-        self.request_timeout = request_timeout
-        self.authorize_timeout = authorize_timeout
-        self._session = _TradovateSession(open_timeout=open_timeout)
+        self.request_timeout = positive_seconds("request_timeout", request_timeout)
+        self.authorize_timeout = positive_seconds("authorize_timeout", authorize_timeout)
+        self._user_on_connect = on_connect
+        self._session = _TradovateSession(open_timeout=open_timeout, then=self._link_life)
         self._live: _LinkState | None = None
         self._live_set = trio.Event()
         self._ws: ManagedWebSocket | None = None
@@ -144,7 +144,7 @@ class TradovateClient:
 
     @asynccontextmanager
     async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
-        codec = await self._session.wait_open()
+        codec = self._session.current  # its ``o`` has arrived
         assert isinstance(codec, _TradovateCodec)
         state = codec.state
         state.link = link
@@ -160,7 +160,8 @@ class TradovateClient:
                 raise ConnectError(f"authorization rejected with status {response.status}")
             self._live = state
             self._live_set.set()
-            yield
+            async with run_on_connect(self._user_on_connect, link):
+                yield
         finally:
             state.lost = True
             if self._live is state:
@@ -171,9 +172,6 @@ class TradovateClient:
             )
             if failed:
                 logger.info("connection lost: %d pending request(s) failed", failed)
-
-    def _on_connect(self, link: LiveLink) -> Any:
-        return self._link_life(link)
 
     # -- requests and events ---------------------------------------------------
 
@@ -237,38 +235,37 @@ async def open_tradovate(
     token: str,
     *,
     heartbeat: Heartbeat | None = None,
-    reconnect: ReconnectPolicy | None = None,
-    options: ConnectionOptions | None = None,
     request_timeout: float = 10.0,
     authorize_timeout: float = 10.0,
-    open_timeout: float = 10.0,
-    dial: Dial | None = None,
-    rng: random.Random | None = None,
+    on_connect: OnConnect | None = None,
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT,
+    **managed: Unpack[ManagedArguments],
 ) -> AsyncIterator[TradovateClient]:
     """Open a managed Tradovate connection to ``url`` (its SockJS WebSocket URL).
 
-    ``heartbeat`` defaults to ``Heartbeat.tradovate()``. ``options.send_batch_size``
-    must be 1 (requests are not batched). Leaving the block closes the connection;
-    pending requests then fail. See the module docstring for the contract.
+    ``heartbeat`` defaults to ``Heartbeat.tradovate()``. ``open_timeout`` bounds
+    the wait for ``o`` once the WebSocket is open, then ``authorize_timeout`` the
+    wait for the authorization response; ``on_connect`` runs after a successful
+    authorization, on every (re)connect. Every other keyword (``reconnect``,
+    ``options``, ``dial``, ``rng``, ``heartbeat_clock``) goes to
+    ``open_managed_websocket`` unchanged; ``options.send_batch_size`` must be 1
+    (requests are not batched). Leaving the block closes the connection; pending
+    requests then fail. See the module docstring for the contract.
     """
-    options = options if options is not None else ConnectionOptions()
-    if options.send_batch_size != 1:
-        raise UsageError("Tradovate requests are not batched: send_batch_size must be 1")
+    require_unbatched(managed, "Tradovate requests are not batched")
     client = TradovateClient(
         token,
         request_timeout=request_timeout,
         authorize_timeout=authorize_timeout,
         open_timeout=open_timeout,
+        on_connect=on_connect,
     )
-    async with open_managed_websocket(
+    async with open_protocol_websocket(
         url,
+        adapter="open_tradovate",
+        session=client._session,
         heartbeat=heartbeat if heartbeat is not None else Heartbeat.tradovate(),
-        reconnect=reconnect,
-        options=options,
-        on_connect=client._on_connect,
-        codec=client._session.codec,
-        dial=dial,
-        rng=rng,
+        managed=managed,
     ) as ws:
         client._ws = ws
         yield client

@@ -33,13 +33,13 @@ from typing import Any, Final
 import attrs
 
 from trio_heartbeat.errors import UsageError
-from trio_heartbeat.protocols.sockjs import (
-    _as_text,
-    _check_max_size,
-    _check_utf8,
-    _fail,
-    _json_dumps,
-    _json_loads,
+from trio_heartbeat.protocols._json import (
+    as_text,
+    check_max_size,
+    check_utf8,
+    fail,
+    json_dumps,
+    json_loads,
 )
 
 __all__ = [
@@ -159,28 +159,28 @@ EnginePacket = (
 def _millis(payload: dict[str, Any], key: str) -> float:
     value = payload.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(f"Engine.IO open packet: {key!r} must be a number, got {value!r}")
+        fail(f"Engine.IO open packet: {key!r} must be a number, got {value!r}")
     seconds = value / 1000.0
     if not (math.isfinite(seconds) and seconds > 0):
-        _fail(f"Engine.IO open packet: {key!r} must be positive and finite, got {value!r}")
+        fail(f"Engine.IO open packet: {key!r} must be positive and finite, got {value!r}")
     return seconds
 
 
 def _decode_open(data: str) -> EngineOpen:
-    payload = _json_loads(data, "Engine.IO open packet")
+    payload = json_loads(data, "Engine.IO open packet")
     if not isinstance(payload, dict):
-        _fail("Engine.IO open packet must hold a JSON object")
+        fail("Engine.IO open packet must hold a JSON object")
     sid = payload.get("sid")
     if not isinstance(sid, str) or not sid:
-        _fail(f"Engine.IO open packet: 'sid' must be a non-empty string, got {sid!r}")
+        fail(f"Engine.IO open packet: 'sid' must be a non-empty string, got {sid!r}")
     ping_interval = _millis(payload, "pingInterval")
     ping_timeout = _millis(payload, "pingTimeout")
     max_payload = payload.get("maxPayload", 1_000_000)
     if isinstance(max_payload, bool) or not isinstance(max_payload, int) or max_payload < 0:
-        _fail(f"Engine.IO open packet: 'maxPayload' must be an int >= 0, got {max_payload!r}")
+        fail(f"Engine.IO open packet: 'maxPayload' must be an int >= 0, got {max_payload!r}")
     upgrades = payload.get("upgrades", [])
     if not isinstance(upgrades, list) or not all(isinstance(u, str) for u in upgrades):
-        _fail("Engine.IO open packet: 'upgrades' must be a list of strings")
+        fail("Engine.IO open packet: 'upgrades' must be a list of strings")
     return EngineOpen(
         sid=sid,
         ping_interval=ping_interval,
@@ -204,11 +204,11 @@ def decode_packet(
     if isinstance(frame, bytes | bytearray | memoryview):
         frame = bytes(frame)
         if len(frame) > max_packet_size:
-            _fail(f"Engine.IO binary packet of {len(frame)} bytes exceeds {max_packet_size}")
+            fail(f"Engine.IO binary packet of {len(frame)} bytes exceeds {max_packet_size}")
         return EngineMessage(frame)
-    text = _as_text(frame, max_packet_size, "Engine.IO packet")
+    text = as_text(frame, max_packet_size, "Engine.IO packet")
     if not text:
-        _fail("empty Engine.IO packet")
+        fail("empty Engine.IO packet")
     kind, data = text[0], text[1:]
     if kind == "4":
         return EngineMessage(data)
@@ -220,11 +220,11 @@ def decode_packet(
         return _decode_open(data)
     if kind in ("1", "5", "6"):
         if data:
-            _fail(f"Engine.IO packet type {kind} with unexpected data {data[:40]!r}")
+            fail(f"Engine.IO packet type {kind} with unexpected data {data[:40]!r}")
         if kind == "1":
             return EngineClose()
         return EngineUpgrade() if kind == "5" else EngineNoop()
-    _fail(f"unknown Engine.IO packet type {kind!r}")
+    fail(f"unknown Engine.IO packet type {kind!r}")
 
 
 class EngineDecoder:
@@ -236,7 +236,7 @@ class EngineDecoder:
     """
 
     def __init__(self, *, max_packet_size: int = DEFAULT_MAX_PACKET_SIZE) -> None:
-        _check_max_size(max_packet_size)
+        check_max_size(max_packet_size)
         self.max_packet_size = max_packet_size
         self.open_packet: EngineOpen | None = None
         self._closed = False
@@ -249,14 +249,14 @@ class EngineDecoder:
     def receive(self, frame: str | bytes) -> EnginePacket:
         """Decode the next server packet (see :func:`decode_packet`)."""
         if self._closed:
-            _fail("Engine.IO packet received after the close packet")
+            fail("Engine.IO packet received after the close packet")
         packet = decode_packet(frame, max_packet_size=self.max_packet_size)
         if isinstance(packet, EngineOpen):
             if self.open_packet is not None:
-                _fail("second Engine.IO open packet")
+                fail("second Engine.IO open packet")
             self.open_packet = packet
         elif self.open_packet is None:
-            _fail(f"Engine.IO session must start with an open packet, got {type(packet).__name__}")
+            fail(f"Engine.IO session must start with an open packet, got {type(packet).__name__}")
         elif isinstance(packet, EngineClose):
             self._closed = True
         return packet
@@ -284,7 +284,7 @@ def encode_packet(packet: EnginePacket) -> str | bytes:
         if not isinstance(packet.data, str):
             raise UsageError("Engine.IO ping/pong data must be str")
         digit = "2" if isinstance(packet, EnginePing) else "3"
-        _check_utf8(packet.data, "Engine.IO ping/pong data")
+        check_utf8(packet.data, "Engine.IO ping/pong data")
         return digit + packet.data
     if isinstance(packet, EngineOpen):
         payload = {
@@ -294,7 +294,7 @@ def encode_packet(packet: EnginePacket) -> str | bytes:
             "pingTimeout": _millis_out(packet.ping_timeout),
             "maxPayload": packet.max_payload,
         }
-        return "0" + _json_dumps(payload, "Engine.IO open packet")
+        return "0" + json_dumps(payload, "Engine.IO open packet")
     if isinstance(packet, EngineClose):
         return CLOSE_FRAME
     if isinstance(packet, EngineUpgrade):
@@ -308,7 +308,7 @@ def encode_pong(data: str = "") -> str:
     """The answer to a ping carrying ``data``: ``"3" + data``."""
     if not isinstance(data, str):
         raise UsageError("Engine.IO pong data must be str")
-    _check_utf8(data, "Engine.IO pong data")
+    check_utf8(data, "Engine.IO pong data")
     return PONG_FRAME + data
 
 
@@ -319,5 +319,5 @@ def encode_message(data: str | bytes) -> str | bytes:
         return bytes(data)
     if not isinstance(data, str):
         raise UsageError(f"Engine.IO message must be str or bytes, got {type(data).__name__}")
-    _check_utf8(data, "Engine.IO message")
+    check_utf8(data, "Engine.IO message")
     return "4" + data

@@ -36,7 +36,7 @@ from typing import Any, Final
 import attrs
 
 from trio_heartbeat.errors import UsageError
-from trio_heartbeat.protocols.sockjs import _check_max_size, _fail, _json_dumps, _json_loads
+from trio_heartbeat.protocols._json import check_max_size, fail, json_dumps, json_loads
 
 __all__ = [
     "DEFAULT_MAX_ATTACHMENTS",
@@ -166,9 +166,9 @@ class _Header:
 
 def _parse(text: str) -> _Header:
     if not text:
-        _fail("empty Socket.IO packet")
+        fail("empty Socket.IO packet")
     if text[0] not in "0123456":
-        _fail(f"unknown Socket.IO packet type {text[0]!r}")
+        fail(f"unknown Socket.IO packet type {text[0]!r}")
     kind = SioPacketType(int(text[0]))
     i = 1
     attachments = 0
@@ -176,7 +176,7 @@ def _parse(text: str) -> _Header:
         dash = text.find("-", i)
         digits = text[i:dash] if dash != -1 else ""
         if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_ID_DIGITS:
-            _fail(f"Socket.IO binary packet without a valid attachment count: {text[:40]!r}")
+            fail(f"Socket.IO binary packet without a valid attachment count: {text[:40]!r}")
         attachments = int(digits)
         i = dash + 1
     namespace = "/"
@@ -191,22 +191,22 @@ def _parse(text: str) -> _Header:
     ack_id: int | None = None
     if j > i:
         if j - i > _MAX_ID_DIGITS:
-            _fail(f"Socket.IO ack id too long: {text[i:j][:20]!r}...")
+            fail(f"Socket.IO ack id too long: {text[i:j][:20]!r}...")
         ack_id = int(text[i:j])
     rest = text[j:]
     has_payload = bool(rest)
-    payload = _json_loads(rest, "Socket.IO packet") if has_payload else None
+    payload = json_loads(rest, "Socket.IO packet") if has_payload else None
     return _Header(kind, attachments, namespace, ack_id, payload, has_payload)
 
 
 def _check_event_array(payload: Any, has_payload: bool) -> tuple[str, tuple[Any, ...]]:
     if not has_payload or not isinstance(payload, list) or not payload:
-        _fail("Socket.IO EVENT needs a non-empty JSON array")
+        fail("Socket.IO EVENT needs a non-empty JSON array")
     name = payload[0]
     if not isinstance(name, str):
-        _fail(f"Socket.IO event name must be a string, got {type(name).__name__}")
+        fail(f"Socket.IO event name must be a string, got {type(name).__name__}")
     if name in RESERVED_EVENTS:
-        _fail(f"Socket.IO EVENT uses the reserved name {name!r}")
+        fail(f"Socket.IO EVENT uses the reserved name {name!r}")
     return name, tuple(payload[1:])
 
 
@@ -216,24 +216,24 @@ def _build(header: _Header, attachments: list[bytes]) -> SioPacket:
         payload = _reconstruct(payload, attachments)
     if kind is SioPacketType.CONNECT:
         if has_payload and not isinstance(payload, dict):
-            _fail("Socket.IO CONNECT data must be a JSON object")
+            fail("Socket.IO CONNECT data must be a JSON object")
         return SioConnect(header.namespace, payload if has_payload else None)
     if kind is SioPacketType.DISCONNECT:
         if has_payload:
-            _fail("Socket.IO DISCONNECT carries no data")
+            fail("Socket.IO DISCONNECT carries no data")
         return SioDisconnect(header.namespace)
     if kind is SioPacketType.CONNECT_ERROR:
         if not has_payload or not isinstance(payload, dict | str):
-            _fail("Socket.IO CONNECT_ERROR data must be a JSON object or string")
+            fail("Socket.IO CONNECT_ERROR data must be a JSON object or string")
         return SioConnectError(header.namespace, payload)
     if kind in (SioPacketType.EVENT, SioPacketType.BINARY_EVENT):
         name, args = _check_event_array(payload, has_payload)
         return SioEvent(name, args, header.namespace, header.ack_id)
     # ACK / BINARY_ACK
     if header.ack_id is None:
-        _fail("Socket.IO ACK without an ack id")
+        fail("Socket.IO ACK without an ack id")
     if not has_payload or not isinstance(payload, list):
-        _fail("Socket.IO ACK data must be a JSON array")
+        fail("Socket.IO ACK data must be a JSON array")
     return SioAck(header.ack_id, tuple(payload), header.namespace)
 
 
@@ -241,7 +241,7 @@ def _reconstruct(value: Any, attachments: list[bytes]) -> Any:
     try:
         return _replace_placeholders(value, attachments)
     except RecursionError as exc:
-        _fail("Socket.IO binary packet nested too deeply", exc)
+        fail("Socket.IO binary packet nested too deeply", exc)
 
 
 def _replace_placeholders(value: Any, attachments: list[bytes]) -> Any:
@@ -251,7 +251,7 @@ def _replace_placeholders(value: Any, attachments: list[bytes]) -> Any:
         if value.get("_placeholder") is True and "num" in value:
             num = value["num"]
             if isinstance(num, bool) or not isinstance(num, int) or not 0 <= num < len(attachments):
-                _fail(f"Socket.IO placeholder refers to missing attachment {num!r}")
+                fail(f"Socket.IO placeholder refers to missing attachment {num!r}")
             return attachments[num]
         return {key: _replace_placeholders(item, attachments) for key, item in value.items()}
     return value
@@ -269,7 +269,7 @@ class SioDecoder:
     """
 
     def __init__(self, *, max_attachments: int = DEFAULT_MAX_ATTACHMENTS) -> None:
-        _check_max_size(max_attachments)
+        check_max_size(max_attachments)
         self.max_attachments = max_attachments
         self._header: _Header | None = None
         self._buffers: list[bytes] = []
@@ -285,7 +285,7 @@ class SioDecoder:
         """Decode the next Engine.IO message data (see the class docstring)."""
         if isinstance(data, bytes | bytearray | memoryview):
             if self._header is None:
-                _fail("binary Engine.IO message while no Socket.IO attachment is expected")
+                fail("binary Engine.IO message while no Socket.IO attachment is expected")
             self._buffers.append(bytes(data))
             if len(self._buffers) < self._header.attachments:
                 return None
@@ -296,10 +296,10 @@ class SioDecoder:
             raise UsageError(f"expected str or bytes, got {type(data).__name__}")
         if self._header is not None:
             self._header, self._buffers = None, []
-            _fail("text Socket.IO packet while binary attachments were expected")
+            fail("text Socket.IO packet while binary attachments were expected")
         header = _parse(data)
         if header.attachments > self.max_attachments:
-            _fail(
+            fail(
                 f"Socket.IO packet announces {header.attachments} attachments "
                 f"(limit {self.max_attachments})"
             )
@@ -359,14 +359,14 @@ def encode_packet(packet: SioPacket) -> tuple[str | bytes, ...]:
     if isinstance(packet, SioConnect):
         if packet.data is not None and not isinstance(packet.data, Mapping):
             raise UsageError("Socket.IO CONNECT data must be a mapping")
-        body = "" if packet.data is None else _json_dumps(dict(packet.data), "CONNECT data")
+        body = "" if packet.data is None else json_dumps(dict(packet.data), "CONNECT data")
         return (f"40{prefix}{body}",)
     if isinstance(packet, SioDisconnect):
         return (f"41{prefix}",)
     if isinstance(packet, SioConnectError):
         if not isinstance(packet.data, dict | str):
             raise UsageError("Socket.IO CONNECT_ERROR data must be a dict or str")
-        return (f"44{prefix}{_json_dumps(packet.data, 'CONNECT_ERROR data')}",)
+        return (f"44{prefix}{json_dumps(packet.data, 'CONNECT_ERROR data')}",)
     if isinstance(packet, SioEvent):
         if not isinstance(packet.name, str) or packet.name in RESERVED_EVENTS:
             raise UsageError(f"invalid Socket.IO event name {packet.name!r}")
@@ -382,7 +382,7 @@ def encode_packet(packet: SioPacket) -> tuple[str | bytes, ...]:
         ack = str(packet.ack_id)
         kind = SioPacketType.BINARY_ACK if buffers else SioPacketType.ACK
     count = f"{len(buffers)}-" if buffers else ""
-    text = f"4{int(kind)}{count}{prefix}{ack}{_json_dumps(array, 'Socket.IO arguments')}"
+    text = f"4{int(kind)}{count}{prefix}{ack}{json_dumps(array, 'Socket.IO arguments')}"
     return (text, *buffers)
 
 

@@ -29,13 +29,13 @@ Heartbeat facts for a runtime:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import attrs
 
-from trio_heartbeat.errors import RemoteProtocolError, UsageError
+from trio_heartbeat.errors import UsageError
+from trio_heartbeat.protocols._json import as_text, check_max_size, fail, json_dumps, json_loads
 
 __all__ = [
     "CLIENT_HEARTBEAT_FRAME",
@@ -101,69 +101,6 @@ class SockJSClose:
 SockJSEvent = SockJSOpen | SockJSHeartbeat | SockJSMessages | SockJSClose
 
 
-# --------------------------------------------------------------------------- helpers
-# Shared by the other codecs of this package (private to it).
-
-
-def _fail(message: str, cause: BaseException | None = None) -> NoReturn:
-    raise RemoteProtocolError(message) from cause
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-def _json_loads(text: str, what: str) -> Any:
-    """Parse strict JSON (no NaN/Infinity) from the peer, or raise RemoteProtocolError."""
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError as exc:
-        _fail(f"{what}: JSON nested too deeply", exc)
-    except ValueError as exc:  # JSONDecodeError, int digit limit, NaN...
-        _fail(f"{what}: invalid JSON ({exc})", exc)
-
-
-def _json_dumps(value: Any, what: str) -> str:
-    """Serialise our own value compactly, or raise UsageError if JSON cannot hold it."""
-    try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise UsageError(f"{what} is not JSON-serialisable: {exc}") from exc
-    _check_utf8(text, what)
-    return text
-
-
-def _check_utf8(text: str, what: str) -> None:
-    """Refuse strings that cannot travel in a WebSocket text frame (lone surrogates)."""
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise UsageError(f"{what} cannot be encoded as UTF-8: {exc}") from exc
-
-
-def _as_text(frame: str | bytes, max_size: int, what: str) -> str:
-    """Bound the frame size and return it as text (bytes must be UTF-8)."""
-    if isinstance(frame, bytes | bytearray | memoryview):
-        frame = bytes(frame)
-        if len(frame) > max_size:
-            _fail(f"{what} of {len(frame)} bytes exceeds the limit of {max_size}")
-        try:
-            return frame.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            _fail(f"{what} is not valid UTF-8", exc)
-    if not isinstance(frame, str):
-        raise UsageError(f"expected str or bytes, got {type(frame).__name__}")
-    if len(frame) > max_size:
-        _fail(f"{what} of {len(frame)} characters exceeds the limit of {max_size}")
-    return frame
-
-
-def _check_max_size(max_size: int) -> None:
-    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-        raise UsageError(f"max size must be a positive int, got {max_size!r}")
-
-
 # --------------------------------------------------------------------------- decoding
 
 
@@ -178,23 +115,23 @@ def decode_frame(
     that is not ``[int, str]``. Use :class:`SockJSDecoder` to also enforce that
     ``o`` comes first and only once.
     """
-    text = _as_text(frame, max_frame_size, "SockJS frame")
+    text = as_text(frame, max_frame_size, "SockJS frame")
     if not text:
-        _fail("empty SockJS frame")
+        fail("empty SockJS frame")
     kind, rest = text[0], text[1:]
     if kind in ("o", "h"):
         if rest:
-            _fail(f"SockJS {kind!r} frame with trailing data {rest[:40]!r}")
+            fail(f"SockJS {kind!r} frame with trailing data {rest[:40]!r}")
         return SockJSOpen() if kind == "o" else SockJSHeartbeat()
     if kind == "a":
-        items = _json_loads(rest, "SockJS 'a' frame")
+        items = json_loads(rest, "SockJS 'a' frame")
         if not isinstance(items, list):
-            _fail(f"SockJS 'a' frame must hold a JSON array, got {type(items).__name__}")
+            fail(f"SockJS 'a' frame must hold a JSON array, got {type(items).__name__}")
         if not items:
-            _fail("SockJS 'a' frame with an empty array")
+            fail("SockJS 'a' frame with an empty array")
         return SockJSMessages(tuple(items))
     if kind == "c":
-        payload = _json_loads(rest, "SockJS 'c' frame")
+        payload = json_loads(rest, "SockJS 'c' frame")
         if (
             not isinstance(payload, list)
             or len(payload) != 2
@@ -202,9 +139,9 @@ def decode_frame(
             or not isinstance(payload[0], int)
             or not isinstance(payload[1], str)
         ):
-            _fail(f"SockJS 'c' frame must be c[code,\"reason\"], got {rest[:60]!r}")
+            fail(f"SockJS 'c' frame must be c[code,\"reason\"], got {rest[:60]!r}")
         return SockJSClose(payload[0], payload[1])
-    _fail(f"unknown SockJS frame type {kind!r}")
+    fail(f"unknown SockJS frame type {kind!r}")
 
 
 class SockJSDecoder:
@@ -217,7 +154,7 @@ class SockJSDecoder:
     """
 
     def __init__(self, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
-        _check_max_size(max_frame_size)
+        check_max_size(max_frame_size)
         self.max_frame_size = max_frame_size
         self._opened = False
         self._closed = False
@@ -235,14 +172,14 @@ class SockJSDecoder:
     def receive(self, frame: str | bytes) -> SockJSEvent:
         """Decode the next server frame (see :func:`decode_frame`)."""
         if self._closed:
-            _fail("SockJS frame received after the close frame")
+            fail("SockJS frame received after the close frame")
         event = decode_frame(frame, max_frame_size=self.max_frame_size)
         if isinstance(event, SockJSOpen):
             if self._opened:
-                _fail("second SockJS open frame")
+                fail("second SockJS open frame")
             self._opened = True
         elif not self._opened:
-            _fail(f"SockJS session must start with 'o', got {type(event).__name__}")
+            fail(f"SockJS session must start with 'o', got {type(event).__name__}")
         elif isinstance(event, SockJSClose):
             self._closed = True
         return event
@@ -257,12 +194,12 @@ def decode_client_frame(
     a JSON array of strings raises RemoteProtocolError (sockjs-node closes with
     3000 "Broken framing." in that case). Meant for fake servers in tests.
     """
-    text = _as_text(frame, max_frame_size, "SockJS client frame")
+    text = as_text(frame, max_frame_size, "SockJS client frame")
     if not text:
         return ()
-    items = _json_loads(text, "SockJS client frame")
+    items = json_loads(text, "SockJS client frame")
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        _fail("SockJS client frame must be a JSON array of strings")
+        fail("SockJS client frame must be a JSON array of strings")
     return tuple(items)
 
 
@@ -280,7 +217,7 @@ def encode_messages(messages: Iterable[str]) -> str:
     for message in batch:
         if not isinstance(message, str):
             raise UsageError(f"SockJS messages must be str, got {type(message).__name__}")
-    return _json_dumps(batch, "SockJS message batch")
+    return json_dumps(batch, "SockJS message batch")
 
 
 def batch_messages(messages: Sequence[str], *, max_frame_size: int) -> list[str]:
@@ -291,7 +228,7 @@ def batch_messages(messages: Sequence[str], *, max_frame_size: int) -> list[str]
     UsageError if one message alone does not fit, or as :func:`encode_messages`.
     Returns ``[]`` for no messages.
     """
-    _check_max_size(max_frame_size)
+    check_max_size(max_frame_size)
     frames: list[str] = []
     current: list[str] = []
     size = 2  # the brackets
@@ -321,11 +258,11 @@ def encode_server_messages(items: Sequence[Any]) -> str:
     """
     if not items:
         raise UsageError("a SockJS 'a' frame needs at least one message")
-    return "a" + _json_dumps(list(items), "SockJS server messages")
+    return "a" + json_dumps(list(items), "SockJS server messages")
 
 
 def encode_close(code: int, reason: str) -> str:
     """Server side: encode a ``c[code,"reason"]`` frame (for fake servers in tests)."""
     if isinstance(code, bool) or not isinstance(code, int) or not isinstance(reason, str):
         raise UsageError("SockJS close needs an int code and a str reason")
-    return "c" + _json_dumps([code, reason], "SockJS close")
+    return "c" + json_dumps([code, reason], "SockJS close")

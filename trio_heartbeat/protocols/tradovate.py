@@ -31,13 +31,10 @@ from typing import Any, Final, TypeGuard
 import attrs
 
 from trio_heartbeat.errors import UsageError
+from trio_heartbeat.protocols._json import as_text, check_utf8, fail, json_dumps
 from trio_heartbeat.protocols.sockjs import (
     CLIENT_HEARTBEAT_FRAME,
     DEFAULT_MAX_FRAME_SIZE,
-    _as_text,
-    _check_utf8,
-    _fail,
-    _json_dumps,
     encode_server_messages,
 )
 
@@ -143,18 +140,18 @@ def decode_item(item: Any) -> Response | Event:
     ignored. Anything else raises RemoteProtocolError.
     """
     if not isinstance(item, dict):
-        _fail(f"Tradovate message must be a JSON object, got {type(item).__name__}")
+        fail(f"Tradovate message must be a JSON object, got {type(item).__name__}")
     if "i" in item:
         request_id, status = item.get("i"), item.get("s")
         if not (_is_int(request_id) and _is_int(status)):
-            _fail(f"Tradovate response needs integer 'i' and 's', got {request_id!r}, {status!r}")
+            fail(f"Tradovate response needs integer 'i' and 's', got {request_id!r}, {status!r}")
         return Response(request_id, status, item.get("d"))
     if "e" in item:
         name = item["e"]
         if not isinstance(name, str):
-            _fail(f"Tradovate event name must be a string, got {type(name).__name__}")
+            fail(f"Tradovate event name must be a string, got {type(name).__name__}")
         return Event(name, item.get("d"))
-    _fail(f"Tradovate message is neither a response nor an event: keys {sorted(item)[:8]}")
+    fail(f"Tradovate message is neither a response nor an event: keys {sorted(item)[:8]}")
 
 
 def decode_items(items: Iterable[Any]) -> tuple[Response | Event, ...]:
@@ -171,17 +168,17 @@ def decode_client_frame(
     ``url\\nid\\nquery\\nbody`` with a non-empty url and a decimal id (the body
     may contain newlines). Raises RemoteProtocolError otherwise.
     """
-    text = _as_text(frame, max_frame_size, "Tradovate request")
+    text = as_text(frame, max_frame_size, "Tradovate request")
     if text in ("", CLIENT_HEARTBEAT_FRAME):
         return ClientHeartbeat()
     parts = text.split("\n", 3)
     if len(parts) != 4:
-        _fail(f"Tradovate request must have 4 newline-separated parts, got {len(parts)}")
+        fail(f"Tradovate request must have 4 newline-separated parts, got {len(parts)}")
     url, raw_id, query, body = parts
     if not url:
-        _fail("Tradovate request with an empty url")
+        fail("Tradovate request with an empty url")
     if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
-        _fail(f"Tradovate request id must be a decimal integer, got {raw_id[:20]!r}")
+        fail(f"Tradovate request id must be a decimal integer, got {raw_id[:20]!r}")
     return Request(url, int(raw_id), query, body)
 
 
@@ -207,9 +204,9 @@ def encode_request(url: str, request_id: int, *, query: str = "", body: Any = No
     elif isinstance(body, str):
         text = body
     else:
-        text = _json_dumps(body, "Tradovate request body")
+        text = json_dumps(body, "Tradovate request body")
     frame = f"{url}\n{request_id}\n{query}\n{text}"
-    _check_utf8(frame, "Tradovate request")
+    check_utf8(frame, "Tradovate request")
     return frame
 
 

@@ -12,15 +12,10 @@
   through the ``pytest11`` entry point) with fixtures built on these.
 """
 
-from trio_heartbeat.testing._faults import (
-    ConnectionStats,
-    Direction,
-    Faults,
-    FaultStatistics,
-    FaultStep,
-)
+from trio_heartbeat.testing._faults import Faults, FaultStatistics, FaultStep
 from trio_heartbeat.testing._memory import MemoryNetwork, open_memory_network
 from trio_heartbeat.testing._proxy import FaultProxy, open_fault_proxy, serve_fault_proxy
+from trio_heartbeat.testing._verdicts import ConnectionStats, Direction
 
 __all__ = [
     "ConnectionStats",

@@ -18,18 +18,23 @@ healed meanwhile. The WebSocket stream therefore stays well-formed across
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import attrs
 import trio
 
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.testing._frames import OPCODE_PING, OPCODE_PONG, Piece
-
-if TYPE_CHECKING:
-    from trio_heartbeat.testing._relay import Link
+from trio_heartbeat.testing._verdicts import (
+    DIRECTIONS,
+    ConnectionStats,
+    Direction,
+    Kill,
+    RelayedLink,
+    UnitFate,
+    Verdict,
+)
 
 __all__ = [
     "ConnectionStats",
@@ -38,55 +43,6 @@ __all__ = [
     "FaultStep",
     "Faults",
 ]
-
-
-class Direction(enum.Flag):
-    """Which way bytes flow through the relay. ``BOTH`` is both directions."""
-
-    TO_SERVER = enum.auto()
-    TO_CLIENT = enum.auto()
-    BOTH = TO_SERVER | TO_CLIENT
-
-
-_DIRECTIONS = (Direction.TO_SERVER, Direction.TO_CLIENT)
-_NONE = Direction(0)
-
-Admission = Literal["relayed", "refused", "rejected", "closed_after_handshake"]
-Ending = Literal["eof", "error", "closed", "dropped", "aborted", "refused", "rejected", "cancelled"]
-UnitFate = Literal["deliver", "black_hole", "heartbeat"]
-
-
-@attrs.frozen(kw_only=True)
-class ConnectionStats:
-    """A snapshot of one relayed connection.
-
-    ``admission`` is what the switchboard decided when the connection arrived;
-    ``ending`` says how it ended (``None`` while open): ``"eof"`` both sides shut
-    down normally, ``"error"`` a side broke, ``"closed"``/``"dropped"``/``"aborted"``
-    the matching fault, ``"refused"``/``"rejected"`` a handshake fault,
-    ``"cancelled"`` the owning network or proxy stopped. Byte counts are bytes
-    written to each side; ``*_black_holed`` bytes swallowed by a black hole and
-    ``heartbeats_dropped_*`` ping/pong frames dropped. ``handshake_completed`` is
-    True once the server's whole HTTP response reached the client, and
-    ``close_frame_sent`` once the relay injected a close frame. Times are
-    ``trio.current_time()`` values.
-    """
-
-    id: int
-    admission: Admission
-    is_open: bool
-    ending: Ending | None
-    opened_at: float
-    closed_at: float | None
-    bytes_to_server: int
-    bytes_to_client: int
-    bytes_black_holed_to_server: int
-    bytes_black_holed_to_client: int
-    heartbeats_dropped_to_server: int
-    heartbeats_dropped_to_client: int
-    handshake_completed: bool
-    close_frame_sent: bool
-    upstream_error: str | None
 
 
 @attrs.frozen(kw_only=True)
@@ -137,14 +93,6 @@ class FaultStep:
     action: Callable[[Faults], object]
 
 
-@attrs.frozen(kw_only=True)
-class _Kill:
-    kind: Literal["close", "drop", "abort"]
-    code: int = 1006
-    reason: str = ""
-    grace_delay: float = 0.0
-
-
 @attrs.define
 class _HandshakeRule:
     kind: Literal["refuse", "reject", "close_after_handshake"]
@@ -152,13 +100,6 @@ class _HandshakeRule:
     retry_after: int | None
     remaining: int | None
     deadline: float | None
-
-
-@attrs.frozen
-class _Verdict:
-    admission: Admission
-    status: int = 0
-    retry_after: int | None = None
 
 
 @attrs.define
@@ -192,9 +133,9 @@ class Faults:
     """
 
     def __init__(self) -> None:
-        self._dirs = {d: _DirectionState() for d in _DIRECTIONS}
+        self._dirs = {d: _DirectionState() for d in DIRECTIONS}
         self._rule: _HandshakeRule | None = None
-        self._links: list[Link] = []
+        self._links: list[RelayedLink] = []
         self._next_id = 0
         self._changed = trio.Event()
         self._bytes_black_holed = 0
@@ -277,17 +218,17 @@ class Faults:
             raise UsageError("close reason must be at most 123 bytes of UTF-8")
         if not grace_delay >= 0:
             raise UsageError(f"grace_delay must be >= 0 seconds, got {grace_delay!r}")
-        self._kill_open(_Kill(kind="close", code=code, reason=reason, grace_delay=grace_delay))
+        self._kill_open(Kill(kind="close", code=code, reason=reason, grace_delay=grace_delay))
 
     def drop(self) -> None:
         """Close both TCP sides of every open connection at once, no close frame."""
-        self._kill_open(_Kill(kind="drop"))
+        self._kill_open(Kill(kind="drop"))
 
     def abort(self) -> None:
         """Reset every open connection: real sockets are closed with SO_LINGER
         {1, 0} (the peer reads ECONNRESET, trio's ``BrokenResourceError``); in
         memory both user-side streams raise ``BrokenResourceError`` from then on."""
-        self._kill_open(_Kill(kind="abort"))
+        self._kill_open(Kill(kind="abort"))
 
     # ------------------------------------------------- new-connection faults
 
@@ -338,7 +279,7 @@ class Faults:
     def heal(self) -> None:
         """Clear every fault in force: black holes, latency, trickle, dropped
         heartbeats and handshake faults. Counters and connections are kept."""
-        for d in _DIRECTIONS:
+        for d in DIRECTIONS:
             self._dirs[d] = _DirectionState()
         self._rule = None
         self._notify()
@@ -394,17 +335,17 @@ class Faults:
 
     # --------------------------------------------- used by the relay (private)
 
-    def _register(self, link: Link) -> int:
+    def _register(self, link: RelayedLink) -> int:
         self._links.append(link)
         self._next_id += 1
         self._notify()
         return self._next_id
 
-    def _admit(self) -> _Verdict:
+    def _admit(self) -> Verdict:
         """Decide the fate of a connection that just arrived (consumes a count)."""
         rule = self._current_rule(trio.current_time())
         if rule is None:
-            return _Verdict("relayed")
+            return Verdict("relayed")
         if rule.remaining is not None:
             rule.remaining -= 1
             if rule.remaining == 0:
@@ -412,12 +353,12 @@ class Faults:
         self._notify()
         if rule.kind == "refuse":
             self._refused += 1
-            return _Verdict("refused")
+            return Verdict("refused")
         if rule.kind == "reject":
             self._rejected += 1
-            return _Verdict("rejected", rule.status, rule.retry_after)
+            return Verdict("rejected", rule.status, rule.retry_after)
         self._closed_after_handshake += 1
-        return _Verdict("closed_after_handshake")
+        return Verdict("closed_after_handshake")
 
     def _unit_fate(self, direction: Direction, piece: Piece) -> UnitFate:
         state = self._dirs[direction]
@@ -462,7 +403,7 @@ class Faults:
 
     # --------------------------------------------------------------- helpers
 
-    def _kill_open(self, kill: _Kill) -> None:
+    def _kill_open(self, kill: Kill) -> None:
         for link in self._links:
             if link.is_open:
                 link.request_kill(kill)
@@ -488,8 +429,8 @@ class Faults:
         return rule
 
     def _flags(self, test: Callable[[_DirectionState], bool]) -> Direction:
-        result = _NONE
-        for d in _DIRECTIONS:
+        result = Direction(0)
+        for d in DIRECTIONS:
             if test(self._dirs[d]):
                 result |= d
         return result
@@ -498,4 +439,4 @@ class Faults:
     def _split(direction: Direction) -> list[Direction]:
         if not isinstance(direction, Direction):
             raise UsageError(f"direction must be a Direction, got {direction!r}")
-        return [d for d in _DIRECTIONS if d in direction]
+        return [d for d in DIRECTIONS if d in direction]

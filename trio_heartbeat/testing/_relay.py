@@ -21,14 +21,7 @@ from typing import Literal
 import attrs
 import trio
 
-from trio_heartbeat.testing._faults import (
-    ConnectionStats,
-    Direction,
-    Faults,
-    UnitFate,
-    _Kill,
-    _Verdict,
-)
+from trio_heartbeat.testing._faults import Faults
 from trio_heartbeat.testing._frames import (
     OPCODE_CLOSE,
     Piece,
@@ -37,6 +30,7 @@ from trio_heartbeat.testing._frames import (
     encode_frame,
 )
 from trio_heartbeat.testing._frames import http_reject_response as _http_reject_response
+from trio_heartbeat.testing._verdicts import ConnectionStats, Direction, Kill, UnitFate, Verdict
 
 __all__ = ["Link", "reset_socket_stream"]
 
@@ -215,7 +209,7 @@ class Link:
         self._server: trio.abc.Stream | None = None
         self._connect_upstream = connect_upstream
         self._on_abort = on_abort
-        self._kill: _Kill | None = None
+        self._kill: Kill | None = None
         self._failed = False
         self._work_scope = trio.CancelScope()
         self._to_client: _Pump | None = None
@@ -249,7 +243,7 @@ class Link:
             upstream_error=r.upstream_error,
         )
 
-    def request_kill(self, kill: _Kill) -> None:
+    def request_kill(self, kill: Kill) -> None:
         """Stop relaying and end the link the way ``kill`` says (first one wins)."""
         if self._kill is None and self.is_open:
             self._kill = kill
@@ -275,7 +269,7 @@ class Link:
         if direction is Direction.TO_CLIENT:
             self._record.handshake_completed = True
             if self._record.admission == "closed_after_handshake":
-                self.request_kill(_Kill(kind="drop"))
+                self.request_kill(Kill(kind="drop"))
         self.faults._notify()
 
     async def run(self) -> None:
@@ -325,7 +319,7 @@ class Link:
             nursery.start_soon(to_server.run)
             nursery.start_soon(to_client.run)
 
-    async def _reject(self, verdict: _Verdict) -> None:
+    async def _reject(self, verdict: Verdict) -> None:
         head = bytearray()
         with trio.move_on_after(_REQUEST_HEAD_TIMEOUT):
             while b"\r\n\r\n" not in head and len(head) < _REQUEST_HEAD_LIMIT:
@@ -343,7 +337,7 @@ class Link:
             return
         self._record.delivered[Direction.TO_CLIENT] += len(response)
 
-    async def _execute_kill(self, kill: _Kill) -> None:
+    async def _execute_kill(self, kill: Kill) -> None:
         record = self._record
         if kill.kind == "abort":
             record.ending = "aborted"
@@ -363,7 +357,7 @@ class Link:
         record.ending = "dropped"
         self.faults._count_kill("drop")
 
-    async def _send_close_frame(self, kill: _Kill) -> bool:
+    async def _send_close_frame(self, kill: Kill) -> bool:
         pump = self._to_client
         if pump is None or not (pump.head_delivered and pump.at_boundary):
             return False

@@ -1,7 +1,11 @@
 """pytest fixtures of trio_heartbeat's test kit.
 
 Registered through the ``pytest11`` entry point, so installing trio_heartbeat
-makes them available in any project whose tests run under pytest-trio. Every
+makes them available in any project. The fixtures below that open servers or
+connections are async: they need pytest-trio (``pip install
+'trio_heartbeat[testing]'``) and a Trio test, i.e. ``trio_mode = true`` in the
+pytest configuration (or ``@pytest.mark.trio`` on the test). A test that
+requests one without those fails at setup with a message saying so. Every
 fixture cleans up (servers stopped, sockets closed, tasks cancelled) whether
 the test passed or failed.
 
@@ -21,16 +25,25 @@ In memory (exact under ``autojump_clock``):
 
 Override ``client_heartbeat``, ``client_reconnect_policy`` or
 ``server_heartbeat`` in your ``conftest.py`` to change the settings.
+
+The plugin also gives back the reason of a ``pytest.skip(reason)`` raised in a
+Trio test or its fixtures, which pytest-trio 0.8 reports without it (or, for
+several fixtures skipping at once, as "Exceptions from Trio nursery"), so that
+``pytest -rs`` says why and where a test was skipped (the first reason, when
+several fixtures skipped).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trio
 
 from trio_heartbeat._client.connection import ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.reconnect import ReconnectPolicy
 from trio_heartbeat.server._serve import (
@@ -58,6 +71,62 @@ __all__ = [
 
 # A test that never connects must fail, not hang.
 CONNECT_BOUND = 30.0
+
+NEEDS_PYTEST_TRIO = (
+    "trio_heartbeat's fixture {name!r} is async and runs under pytest-trio, {problem}. "
+    "Install it (pip install 'trio_heartbeat[testing]') and set trio_mode = true under "
+    "[tool.pytest.ini_options] (or [pytest] in pytest.ini), "
+    "or mark the test with @pytest.mark.trio."
+)
+
+
+def _skip_with_reason(error: BaseException) -> BaseException | None:
+    """The first skip with a reason inside a skip that reached pytest without one."""
+    group = error
+    if isinstance(error, pytest.skip.Exception):
+        if error.msg or not isinstance(error.__context__, BaseExceptionGroup):
+            return None
+        group = error.__context__  # pytest-trio called pytest.skip() while handling it
+    if not isinstance(group, BaseExceptionGroup):
+        return None
+    leaves = leaf_exceptions(group)
+    if not all(isinstance(leaf, pytest.skip.Exception) for leaf in leaves):
+        return None
+    return next((leaf for leaf in leaves if getattr(leaf, "msg", None)), None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    """Re-raise a Trio test's skip with its reason and place (see the module docstring)."""
+    try:
+        return (yield)
+    except (pytest.skip.Exception, BaseExceptionGroup) as error:
+        original = _skip_with_reason(error)
+        if original is None:
+            raise
+        raise original from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    """Fail a test that requests one of our async fixtures where nothing can run it.
+
+    Without this, pytest reports "requested an async fixture ... with no plugin
+    or hook that handled it", which names neither pytest-trio nor ``trio_mode``.
+    """
+    func = fixturedef.func
+    if getattr(func, "__module__", None) != __name__ or not inspect.isasyncgenfunction(func):
+        return
+    plugins = request.config.pluginmanager
+    if not (plugins.hasplugin("trio") or plugins.hasplugin("pytest_trio.plugin")):
+        problem = "which is not installed (or was disabled with -p no:trio)"
+    elif request.node.get_closest_marker("trio") is None:
+        problem = "but this test is not a Trio test (trio_mode is not set and it has no trio mark)"
+    else:
+        return
+    pytest.fail(NEEDS_PYTEST_TRIO.format(name=fixturedef.argname, problem=problem), pytrace=False)
 
 
 async def echo_handler(client: ServerClient) -> None:
