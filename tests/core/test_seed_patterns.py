@@ -1,4 +1,4 @@
-"""Each seed document's heartbeat pattern, in virtual time, with exact times."""
+"""Each heartbeat pattern users bring from other clients, in virtual time, with exact times."""
 
 from __future__ import annotations
 
