@@ -13,7 +13,8 @@ Every public call raises at most one of these (never a bare ExceptionGroup)::
     ├── RequestTimeout               a request/ack got no answer in time (link may be fine)
     ├── SendBufferFull               send() while the outgoing buffer is full
     ├── RemoteProtocolError          the peer sent something we cannot parse (its fault)
-    └── UsageError                   the API was misused (our caller's fault)
+    └── UsageError                   the API was misused (our caller's fault);
+        │                            also a ValueError and a TypeError
         └── ConnectionClosedError    the managed connection was already closed
 
 All exceptions survive ``copy`` and ``pickle``: each stores its constructor
@@ -171,8 +172,12 @@ class RemoteProtocolError(HeartbeatError):
     """The peer sent a frame that breaks the protocol (bad JSON, unknown type...)."""
 
 
-class UsageError(HeartbeatError):
-    """The library was called in a way it does not support."""
+class UsageError(HeartbeatError, ValueError, TypeError):
+    """The library was called in a way it does not support (a bad value, type or moment).
+
+    Also a ``ValueError`` and a ``TypeError``, so that ``except ValueError`` and
+    ``except TypeError`` around a configuration keep working.
+    """
 
 
 class ConnectionClosedError(UsageError):

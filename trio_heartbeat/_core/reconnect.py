@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 import attrs
-from attrs import validators as v
 
+from trio_heartbeat._core import validate as v
 from trio_heartbeat.errors import (
     ConnectionLost,
     HandshakeRejected,
     PeerUnresponsive,
     SessionEnded,
+    UsageError,
 )
 
 __all__ = ["Backoff", "CloseAction", "GiveUp", "ReconnectAfter", "ReconnectPolicy"]
@@ -61,25 +62,23 @@ DEFAULT_HTTP_STATUSES: Mapping[int, CloseAction] = MappingProxyType(
 
 
 def _freeze_table(value: Mapping[int, CloseAction]) -> Mapping[int, CloseAction]:
-    return MappingProxyType(dict(value))
+    return MappingProxyType(dict(value)) if isinstance(value, Mapping) else value
 
 
 def _check_table(
     inst: object, attr: attrs.Attribute[Mapping[int, CloseAction]], value: Mapping[int, object]
 ) -> None:
+    v.check(inst, attr, isinstance(value, Mapping), "a mapping of int codes to CloseAction", value)
     for key, action in value.items():
         if not isinstance(key, int) or not isinstance(action, CloseAction):
-            raise TypeError(f"{attr.name} maps int codes to CloseAction, got {key!r}: {action!r}")
+            raise UsageError(
+                f"ReconnectPolicy.{attr.name} maps int codes to CloseAction, "
+                f"got {key!r}: {action!r}"
+            )
 
 
-def _nonneg(inst: object, attr: attrs.Attribute[float], value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{attr.name} must be a number >= 0, got {value!r}")
-
-
-def _pos(inst: object, attr: attrs.Attribute[float], value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{attr.name} must be a number > 0, got {value!r}")
+_nonneg = v.non_negative
+_pos = v.positive
 
 
 @attrs.frozen(kw_only=True)
@@ -105,11 +104,11 @@ class ReconnectPolicy:
 
     wait_initial: float = attrs.field(default=0.5, validator=_nonneg)
     wait_max: float = attrs.field(default=30.0, validator=_nonneg)
-    wait_exp_base: float = attrs.field(default=2.0, validator=[_pos, v.ge(1.0)])
+    wait_exp_base: float = attrs.field(default=2.0, validator=v.number(ge=1))
     wait_jitter: float = attrs.field(default=0.0, validator=_nonneg)
     full_jitter: bool = attrs.field(default=True, validator=v.instance_of(bool))
     max_attempts: int | None = attrs.field(
-        default=None, validator=v.optional(v.and_(v.instance_of(int), v.ge(1)))
+        default=None, validator=v.optional(v.number(ge=1, integer=True))
     )
     max_total_time: float | None = attrs.field(default=None, validator=v.optional(_pos))
     min_uptime: float = attrs.field(default=5.0, validator=_nonneg)
@@ -124,7 +123,10 @@ class ReconnectPolicy:
 
     def __attrs_post_init__(self) -> None:
         if self.wait_initial > self.wait_max:
-            raise ValueError("wait_initial must not exceed wait_max")
+            raise UsageError(
+                f"ReconnectPolicy.wait_initial ({self.wait_initial:g}) "
+                f"must not exceed wait_max ({self.wait_max:g})"
+            )
 
     @classmethod
     def fixed(cls, delay: float, **kwargs: object) -> ReconnectPolicy:
