@@ -23,6 +23,8 @@ arguments in ``args``.
 
 from __future__ import annotations
 
+from trio_heartbeat._core.close_codes import CloseCode
+
 __all__ = [
     "ConnectError",
     "ConnectTimeout",
@@ -38,6 +40,13 @@ __all__ = [
     "SessionEnded",
     "UsageError",
 ]
+
+
+def describe_failure(step: str | None, error: BaseException) -> str:
+    """``"<step> failed with <Type>[: <message>]"``: never empty, even for ``AssertionError()``."""
+    what = f"{step} failed with " if step else ""
+    text = str(error)
+    return f"{what}{type(error).__name__}{': ' + text if text else ''}"
 
 
 class HeartbeatError(Exception):
@@ -97,7 +106,7 @@ class PeerUnresponsive(ConnectionLost):
     """No sign of life from the peer within ``bound`` seconds; the link was aborted."""
 
     def __init__(self, bound: float, what: str = "inbound traffic") -> None:
-        super().__init__(1006, f"no {what} within {bound:g} s")
+        super().__init__(CloseCode.ABNORMAL_CLOSURE, f"no {what} within {bound:g} s")
         self.args = (bound, what)
         self.bound = bound
         self.what = what
@@ -114,8 +123,10 @@ class ReconnectGaveUp(HeartbeatError):
     """The reconnect policy stopped retrying.
 
     ``last_error`` is the failure that ended the last attempt, ``attempts`` how
-    many connection attempts were made, and ``undelivered`` the outgoing
-    messages still buffered when the connection gave up.
+    many connection attempts were made, ``undelivered`` the outgoing messages
+    still buffered when the connection gave up, ``why`` the policy's reason and
+    ``step`` the step that failed last (``"connect"``, ``"upgrade"``,
+    ``"on_connect"`` or ``"link"``, see ``Step``).
     """
 
     def __init__(
@@ -124,19 +135,21 @@ class ReconnectGaveUp(HeartbeatError):
         attempts: int,
         undelivered: tuple[str | bytes, ...] = (),
         why: str = "",
+        step: str | None = None,
     ) -> None:
-        super().__init__(last_error, attempts, undelivered, why)
+        super().__init__(last_error, attempts, undelivered, why, step)
         self.last_error = last_error
         self.attempts = attempts
         self.undelivered = undelivered
         self.why = why
+        self.step = step
 
     def __str__(self) -> str:
         text = f"gave up after {self.attempts} attempt(s)"
         if self.why:
             text += f" ({self.why})"
         if self.last_error is not None:
-            text += f": {self.last_error}"
+            text += f"; last: {describe_failure(self.step, self.last_error)}"
         if self.undelivered:
             text += f"; {len(self.undelivered)} message(s) undelivered"
         return text

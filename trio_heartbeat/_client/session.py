@@ -21,6 +21,7 @@ import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import Codec
 from trio_heartbeat._core.delivery import DeliveryLedger
 from trio_heartbeat._core.events import MessagesDropped, StateChange
@@ -129,7 +130,7 @@ class LinkSession:
             await self._run_tasks(on_connect, connected)
         finally:
             self._start_writer = None
-        raise self.end_error or ConnectionLost(1006, "link ended")
+        raise self.end_error or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "link ended")
 
     async def _run_tasks(
         self, on_connect: OnConnectStep | None, connected: Callable[[], None]

@@ -3,7 +3,11 @@
 Pure: no trio, no clock, no global random. :class:`ReconnectPolicy` is the
 frozen configuration; :class:`Backoff` is the state of one managed connection's
 retries, fed with ``now`` and the error that ended each attempt, answering with a
-:class:`ReconnectAfter` or a :class:`GiveUp` decision.
+:class:`ReconnectAfter` or a :class:`StopReconnecting` decision.
+
+Give-up vocabulary: the policy decides :class:`StopReconnecting`; the
+connection then emits the :class:`~trio_heartbeat._core.events.GaveUp` state
+change and raises :class:`~trio_heartbeat.errors.ReconnectGaveUp`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from types import MappingProxyType
 import attrs
 
 from trio_heartbeat._core import validate as v
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.errors import (
     ConnectionLost,
     HandshakeRejected,
@@ -25,7 +30,14 @@ from trio_heartbeat.errors import (
     UsageError,
 )
 
-__all__ = ["Backoff", "CloseAction", "GiveUp", "ReconnectAfter", "ReconnectPolicy"]
+__all__ = [
+    "Backoff",
+    "CloseAction",
+    "GiveUp",
+    "ReconnectAfter",
+    "ReconnectPolicy",
+    "StopReconnecting",
+]
 
 
 class CloseAction(enum.Enum):
@@ -38,16 +50,17 @@ class CloseAction(enum.Enum):
 
 DEFAULT_CLOSE_CODES: Mapping[int, CloseAction] = MappingProxyType(
     {
-        1002: CloseAction.STOP,  # protocol error
-        1003: CloseAction.STOP,  # unsupported data
-        1007: CloseAction.STOP,  # invalid payload
-        1008: CloseAction.STOP,  # policy violation
-        1009: CloseAction.STOP,  # message too big
-        1010: CloseAction.STOP,  # missing extension
-        1013: CloseAction.RETRY_LATER,  # try again later
+        CloseCode.PROTOCOL_ERROR: CloseAction.STOP,
+        CloseCode.UNSUPPORTED_DATA: CloseAction.STOP,
+        CloseCode.INVALID_FRAME_PAYLOAD_DATA: CloseAction.STOP,
+        CloseCode.POLICY_VIOLATION: CloseAction.STOP,
+        CloseCode.MESSAGE_TOO_BIG: CloseAction.STOP,
+        CloseCode.MANDATORY_EXT: CloseAction.STOP,
+        CloseCode.TRY_AGAIN_LATER: CloseAction.RETRY_LATER,
     }
 )
-"""Close codes not listed here (1000, 1001, 1006, 1011, 1012, 3xxx, 4xxx...) are retried."""
+"""Close codes not listed here (NORMAL_CLOSURE, GOING_AWAY, ABNORMAL_CLOSURE,
+INTERNAL_ERROR, SERVICE_RESTART, 3xxx, 4xxx...) are retried."""
 
 DEFAULT_HTTP_STATUSES: Mapping[int, CloseAction] = MappingProxyType(
     {
@@ -202,10 +215,14 @@ class ReconnectAfter:
 
 
 @attrs.frozen
-class GiveUp:
-    """Stop reconnecting, for the reason ``why``."""
+class StopReconnecting:
+    """The policy's decision: stop reconnecting, for the reason ``why``."""
 
     why: str
+
+
+GiveUp = StopReconnecting
+"""The former name of :class:`StopReconnecting` (kept as an alias)."""
 
 
 class Backoff:
@@ -238,7 +255,7 @@ class Backoff:
         """The attempt succeeded at ``now`` (handshake and on-connect step done)."""
         self._connected_at = now
 
-    def failed(self, now: float, error: BaseException) -> ReconnectAfter | GiveUp:
+    def failed(self, now: float, error: BaseException) -> ReconnectAfter | StopReconnecting:
         """The attempt or connection ended at ``now`` with ``error``: what next?"""
         policy = self._policy
         if self._connected_at is not None:
@@ -252,9 +269,9 @@ class Backoff:
         self._failures += 1
         action = policy.action_for(error)
         if action is CloseAction.STOP:
-            return GiveUp(f"{type(error).__name__} is not retried by the policy")
+            return StopReconnecting(f"{type(error).__name__} is not retried by the policy")
         if policy.max_attempts is not None and self._failures >= policy.max_attempts:
-            return GiveUp(f"max_attempts={policy.max_attempts} reached")
+            return StopReconnecting(f"max_attempts={policy.max_attempts} reached")
         if self._rng is None:
             self._rng = random.Random()
         delay = policy.delay(self._failures, self._rng)
@@ -265,5 +282,5 @@ class Backoff:
             policy.max_total_time is not None
             and now + delay - self._outage_start > policy.max_total_time
         ):
-            return GiveUp(f"max_total_time={policy.max_total_time:g} s would be exceeded")
+            return StopReconnecting(f"max_total_time={policy.max_total_time:g} s would be exceeded")
         return ReconnectAfter(delay, self._failures + 1)

@@ -43,6 +43,7 @@ from trio_heartbeat._client.connection import (
     open_managed_websocket,
     run_on_connect,
 )
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.reconnect import ReconnectPolicy
@@ -86,7 +87,7 @@ class EngineIOCodec:
         if isinstance(packet, wire.EngineNoop | wire.EnginePong):
             return ()
         if isinstance(packet, wire.EngineClose):
-            raise SessionEnded(1000, "Engine.IO close packet from the server")
+            raise SessionEnded(CloseCode.NORMAL_CLOSURE, "Engine.IO close packet from the server")
         if isinstance(packet, wire.EnginePing):
             raise RemoteProtocolError(
                 f"unexpected Engine.IO ping {packet.data!r}: no transport upgrade in progress"

@@ -39,6 +39,7 @@ import trio
 
 from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, open_managed_websocket
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.reconnect import ReconnectPolicy
 from trio_heartbeat._transport.links import Dial
@@ -99,8 +100,10 @@ class _SocketIOCodec(EngineIOCodec):
             self.connected.set()
             return ()
         if isinstance(packet, wire.SioConnectError):
-            raise SessionEnded(1000, f"Socket.IO connection refused: {packet.message}")
-        raise SessionEnded(1000, "Socket.IO server disconnected the namespace")
+            raise SessionEnded(
+                CloseCode.NORMAL_CLOSURE, f"Socket.IO connection refused: {packet.message}"
+            )
+        raise SessionEnded(CloseCode.NORMAL_CLOSURE, "Socket.IO server disconnected the namespace")
 
 
 class _SocketIOSession(EngineIOSession):
@@ -176,7 +179,9 @@ class SocketIOClient:
                 self._link = None
                 self._live_set = trio.Event()
             failed = self._acks.fail_all(
-                lambda: ConnectionLost(1006, "connection lost before the ack arrived")
+                lambda: ConnectionLost(
+                    CloseCode.ABNORMAL_CLOSURE, "connection lost before the ack arrived"
+                )
             )
             if failed:
                 logger.info("connection lost: %d pending call(s) failed", failed)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 import trio
 
+from trio_heartbeat._core.close_codes import may_be_sent
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.testing._frames import OPCODE_PING, OPCODE_PONG, Piece
 
@@ -171,7 +172,7 @@ class _DirectionState:
 
 # Close codes an endpoint may put on the wire (RFC 6455 7.4 and the IANA registry).
 def _check_close_code(code: int) -> None:
-    if not (1000 <= code <= 1014 and code not in (1004, 1005, 1006)) and not 3000 <= code <= 4999:
+    if not may_be_sent(code):
         raise UsageError(f"close code {code} may not be sent on the wire")
 
 
