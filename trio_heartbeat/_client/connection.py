@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import NoReturn
 
+import attrs
 import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
@@ -148,6 +149,8 @@ class ManagedWebSocket:
         if heartbeat_clock is not None and not isinstance(heartbeat_clock, HeartbeatClock):
             raise UsageError("heartbeat_clock must come from open_heartbeat_clock()")
         self._clock = heartbeat_clock
+        if reconnect.connect_timeout is not None:  # the deprecated spelling wins when given
+            options = attrs.evolve(options, connect_timeout=reconnect.connect_timeout)
         self.url = url
         self._target = parse_url(url)
         self._heartbeat = heartbeat
@@ -426,7 +429,7 @@ class ManagedWebSocket:
                     self._target,
                     self._dial_step,
                     self._options,
-                    self._policy.connect_timeout,
+                    self._options.connect_timeout,
                 )
                 await self._run_link(link, attempt)
         finally:
@@ -537,7 +540,7 @@ async def open_managed_websocket(
     - ``heartbeat``: how liveness is proven (default ``Heartbeat.ping()``:
       RFC 6455 ping every 30 s, dead after 10 s without a pong or traffic).
     - ``reconnect``: backoff, limits and the close-code table.
-    - ``options``: buffers, limits, close timeout, send rate, TLS, headers.
+    - ``options``: buffers, limits, connect and close timeouts, send rate, TLS, headers.
     - ``on_connect``: runs on every (re)connect before buffered messages flush;
       its failure fails the attempt.
     - ``dial``: opens the byte stream (default TCP/TLS to the URL); the test kit

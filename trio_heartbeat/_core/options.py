@@ -75,6 +75,8 @@ class ConnectionOptions:
       is ours, not the peer's.
     - ``max_message_size``: inbound messages larger than this (bytes or
       characters) close the connection with code 1009.
+    - ``connect_timeout``: seconds each connection attempt's opening may take
+      (dial, TLS and HTTP upgrade together); else it fails with ``ConnectTimeout``.
     - ``close_timeout``: seconds a graceful close may take before the socket is
       aborted.
     - ``resend_unconfirmed``: when a link dies, re-send the messages written
@@ -93,6 +95,7 @@ class ConnectionOptions:
     overflow: Overflow = attrs.field(default=Overflow.RAISE, validator=v.instance_of(Overflow))
     receive_buffer_size: int = attrs.field(default=1024, validator=_pos_int)
     max_message_size: int = attrs.field(default=1024 * 1024, validator=_pos_int)
+    connect_timeout: float = attrs.field(default=10.0, validator=_pos)
     close_timeout: float = attrs.field(default=5.0, validator=_pos)
     resend_unconfirmed: bool = attrs.field(default=False, validator=v.instance_of(bool))
     send_batch_size: int = attrs.field(default=1, validator=_pos_int)

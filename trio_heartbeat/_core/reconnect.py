@@ -108,8 +108,9 @@ class ReconnectPolicy:
     ``min_uptime``, so a server that accepts and closes at once cannot cause a
     reconnect storm. ``max_attempts`` (connection attempts in a row) and
     ``max_total_time`` (seconds since the outage began) bound the retries; None
-    means forever. ``connect_timeout`` bounds each opening handshake (TCP, TLS
-    and HTTP upgrade together).
+    means forever. ``connect_timeout`` is a deprecated alias of
+    ``ConnectionOptions.connect_timeout`` (the one owner of link timeouts):
+    when given, it overrides that.
 
     ``close_codes`` and ``http_statuses`` override entries of
     :data:`DEFAULT_CLOSE_CODES` and :data:`DEFAULT_HTTP_STATUSES`.
@@ -125,7 +126,7 @@ class ReconnectPolicy:
     )
     max_total_time: float | None = attrs.field(default=None, validator=v.optional(_pos))
     min_uptime: float = attrs.field(default=5.0, validator=_nonneg)
-    connect_timeout: float = attrs.field(default=10.0, validator=_pos)
+    connect_timeout: float | None = attrs.field(default=None, validator=v.optional(_pos))
     retry_later_delay: float = attrs.field(default=10.0, validator=_nonneg)
     close_codes: Mapping[int, CloseAction] = attrs.field(
         factory=dict, converter=_freeze_table, validator=_check_table
