@@ -92,3 +92,11 @@ def test_every_public_name_is_exported() -> None:
         assert hasattr(th, name), name
     for name in ("CloseCode", "ConnectionState", "Step", "StopReconnecting", "GiveUpDecision"):
         assert name in th.__all__
+
+
+def test_the_test_kits_connection_snapshot_has_a_name_of_its_own() -> None:
+    import trio_heartbeat.testing as kit
+
+    assert kit.ConnectionStats is kit.RelayedConnection
+    assert "RelayedConnection" in kit.__all__
+    assert kit.RelayedConnection is not th.ConnectionStatistics

@@ -18,6 +18,7 @@ from trio_heartbeat.testing._faults import (
     Faults,
     FaultStatistics,
     FaultStep,
+    RelayedConnection,
 )
 from trio_heartbeat.testing._memory import MemoryNetwork, open_memory_network
 from trio_heartbeat.testing._proxy import FaultProxy, open_fault_proxy, serve_fault_proxy
@@ -30,6 +31,7 @@ __all__ = [
     "FaultStep",
     "Faults",
     "MemoryNetwork",
+    "RelayedConnection",
     "open_fault_proxy",
     "open_memory_network",
     "serve_fault_proxy",

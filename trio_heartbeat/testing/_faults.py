@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConnectionStats",
+    "RelayedConnection",
     "Direction",
     "FaultStatistics",
     "FaultStep",
@@ -58,8 +59,9 @@ UnitFate = Literal["deliver", "black_hole", "heartbeat"]
 
 
 @attrs.frozen(kw_only=True)
-class ConnectionStats:
-    """A snapshot of one relayed connection.
+class RelayedConnection:
+    """A snapshot of one relayed connection (formerly ``ConnectionStats``: not to
+    be confused with a managed connection's ``ConnectionStatistics``).
 
     ``admission`` is what the switchboard decided when the connection arrived;
     ``ending`` says how it ended (``None`` while open): ``"eof"`` both sides shut
@@ -88,6 +90,10 @@ class ConnectionStats:
     handshake_completed: bool
     close_frame_sent: bool
     upstream_error: str | None
+
+
+ConnectionStats = RelayedConnection
+"""The former name of :class:`RelayedConnection` (kept as an alias)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -361,7 +367,7 @@ class Faults:
             await self._changed.wait()
 
     @property
-    def connections(self) -> tuple[ConnectionStats, ...]:
+    def connections(self) -> tuple[RelayedConnection, ...]:
         """Snapshots of every connection relayed through this switchboard, oldest
         first, open and closed."""
         return tuple(link.snapshot() for link in self._links)
