@@ -156,3 +156,26 @@ def test_renamed_preset_arguments_keep_their_old_names() -> None:
     probe = th.Heartbeat.idle_probe(interval=10.0, reply_timeout=11.0)
     assert probe == th.Heartbeat.idle_probe(idle=10.0, reply_timeout=11.0)
     assert probe.interval == 10.0 and probe.idle_only
+
+
+async def test_open_heartbeat_clock_misuse_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"^resolution must be a number > 0 \(seconds\), got 0$"):
+        async with th.open_heartbeat_clock(resolution=0):
+            pass
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rng": 42}, "rng must be a random.Random, got int"),
+        ({"dial": "tcp"}, "dial must be an async callable returning a trio Stream"),
+        ({"reconnect": {"max_attempts": 1}}, "reconnect must be a ReconnectPolicy, got dict"),
+    ],
+)
+async def test_open_managed_websocket_misuse_fails_before_any_io(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UsageError) as exc:
+        async with th.open_managed_websocket("ws://x/", **kwargs):  # type: ignore[arg-type]
+            pass
+    assert str(exc.value) == message

@@ -143,6 +143,10 @@ class ManagedWebSocket:
                 raise UsageError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
         if on_connect is not None and not callable(on_connect):
             raise UsageError("on_connect must be callable")
+        if dial is not None and not callable(dial):
+            raise UsageError("dial must be an async callable returning a trio Stream")
+        if rng is not None and not isinstance(rng, random.Random):
+            raise UsageError(f"rng must be a random.Random, got {type(rng).__name__}")
         if codec is not None and not callable(codec):
             raise UsageError("codec must be a factory: a callable returning a Codec")
         self._codec_factory = codec
