@@ -179,3 +179,24 @@ async def test_open_managed_websocket_misuse_fails_before_any_io(
         async with th.open_managed_websocket("ws://x/", **kwargs):  # type: ignore[arg-type]
             pass
     assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "http://user:s3cret@host/?token=s3cret",
+            "url must start with ws:// or wss://, got http scheme",
+        ),
+        ("ws:///path?token=s3cret", "url has no host"),
+        ("ws://user:s3cret@host:99999/?token=s3cret", "url has a bad port (host host)"),
+    ],
+)
+async def test_a_bad_url_is_a_usage_error_that_never_shows_its_secrets(
+    url: str, message: str
+) -> None:
+    with pytest.raises(UsageError) as exc:
+        async with th.open_managed_websocket(url):
+            pass
+    assert str(exc.value) == message
+    assert exc.value.__cause__ is None
