@@ -68,7 +68,11 @@ async def test_failing_on_connect_names_the_step_and_the_type(
         0.0,
         "connection attempt failed to x: on_connect failed with AssertionError; retrying in 1 s",
     )
-    assert warnings[1][0] == 2.0 and "gave up after 3 attempt(s)" in warnings[1][1]
+    assert warnings[1] == (
+        2.0,
+        "connection to x gave up after 3 attempt(s) (max_attempts=3 reached); "
+        "last: on_connect failed with AssertionError",
+    )
     assert len(warnings) == 2
     assert log.at(logging.DEBUG) == [
         (1.0, "connection attempt failed: on_connect failed with AssertionError; retrying in 1 s")

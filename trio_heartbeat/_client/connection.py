@@ -172,7 +172,7 @@ class ManagedWebSocket:
         self._events_out: trio.MemoryReceiveChannel[StateChange] | None = None
         self._state = ConnectionState.CONNECTING
         self._step = Step.CONNECT  # what the current attempt or link is doing
-        self._failure_log = LogThrottle(FAILURE_LOG_INTERVAL)
+        self._failure_log: LogThrottle | None = None  # made at the first failure
         self._connected_at: float | None = None
         # Made only when someone waits for it: an idle connection stays small.
         self._connected: trio.Event | None = None
@@ -345,7 +345,7 @@ class ManagedWebSocket:
                 self._inbox.close(gave_up)
                 self._wake_waiters()
                 self._emit(GaveUp(gave_up))
-                logger.warning("gave up: %s", gave_up)
+                logger.warning("connection to %s %s", self._target.host, gave_up)
                 return
             self._log_failure(change, decision.delay)
             self._state = ConnectionState.WAITING
@@ -354,6 +354,8 @@ class ManagedWebSocket:
 
     def _log_failure(self, change: Disconnected, delay: float) -> None:
         """A WARNING with the reason, at most one per FAILURE_LOG_INTERVAL (others: DEBUG)."""
+        if self._failure_log is None:
+            self._failure_log = LogThrottle(FAILURE_LOG_INTERVAL)
         held_back = self._failure_log.report(trio.current_time())
         what = "link lost" if change.was_connected else "connection attempt failed"
         if held_back is None:

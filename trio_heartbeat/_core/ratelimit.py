@@ -50,6 +50,8 @@ class LogThrottle:
     reported.
     """
 
+    __slots__ = ("_held_back", "_interval", "_last")
+
     def __init__(self, interval: float) -> None:
         self._interval = interval
         self._last: float | None = None
