@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 import trio
 
-from trio_heartbeat._core.close_codes import may_be_sent
+from trio_heartbeat._core.close_codes import CloseCode, may_be_sent
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.testing._frames import OPCODE_PING, OPCODE_PONG, Piece
 
@@ -147,7 +147,7 @@ class FaultStep:
 @attrs.frozen(kw_only=True)
 class _Kill:
     kind: Literal["close", "drop", "abort"]
-    code: int = 1006
+    code: int = CloseCode.ABNORMAL_CLOSURE
     reason: str = ""
     grace_delay: float = 0.0
 
@@ -265,7 +265,9 @@ class Faults:
 
     # ------------------------------------------------ actions on open links
 
-    def close(self, code: int = 1000, reason: str = "", *, grace_delay: float = 0.5) -> None:
+    def close(
+        self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "", *, grace_delay: float = 0.5
+    ) -> None:
         """End every open connection with a WebSocket close frame.
 
         The relay stops relaying, sends the client an unmasked close frame with
