@@ -13,23 +13,31 @@ from trio_heartbeat._client.connection import (
     OnConnect,
     open_managed_websocket,
 )
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import Codec, CodecFactory, PlainCodec
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
     Connecting,
+    ConnectionState,
     ConnectionStatistics,
     Disconnected,
     GaveUp,
     MessagesDropped,
     StateChange,
+    Step,
     WaitingToReconnect,
 )
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.liveness import Liveness
 from trio_heartbeat._core.options import ConnectionOptions, Overflow, Transport
-from trio_heartbeat._core.reconnect import Backoff, CloseAction, ReconnectAfter, ReconnectPolicy
-from trio_heartbeat._core.reconnect import GiveUp as GiveUpDecision
+from trio_heartbeat._core.reconnect import (
+    Backoff,
+    CloseAction,
+    ReconnectAfter,
+    ReconnectPolicy,
+    StopReconnecting,
+)
 from trio_heartbeat.errors import (
     ConnectError,
     ConnectionClosedError,
@@ -48,12 +56,16 @@ from trio_heartbeat.errors import (
 
 __version__ = "0.1.0"
 
+GiveUpDecision = StopReconnecting
+"""The former public name of :class:`StopReconnecting` (kept as an alias)."""
+
 # Library convention: silent unless the application configures logging.
 _logging.getLogger("trio_heartbeat").addHandler(_logging.NullHandler())
 
 __all__ = [
     "Backoff",
     "CloseAction",
+    "CloseCode",
     "Closed",
     "Codec",
     "CodecFactory",
@@ -64,6 +76,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConnectionLost",
     "ConnectionOptions",
+    "ConnectionState",
     "ConnectionStatistics",
     "Disconnected",
     "GaveUp",
@@ -88,6 +101,8 @@ __all__ = [
     "SendBufferFull",
     "SessionEnded",
     "StateChange",
+    "Step",
+    "StopReconnecting",
     "Transport",
     "UsageError",
     "WaitingToReconnect",

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import trio
 
 from trio_heartbeat import (
+    CloseCode,
     Closed,
     Connected,
     Connecting,
@@ -121,7 +122,7 @@ def inject(faults: Faults, fault: str) -> str:
         faults.drop_heartbeats(Direction.TO_CLIENT)
         return "server's pongs vanish, data still flows"
     if fault == "close":
-        faults.close(1012, "service restart")
+        faults.close(CloseCode.SERVICE_RESTART, "service restart")
         return "server closes with 1012 service restart"
     if fault == "drop":
         faults.drop()

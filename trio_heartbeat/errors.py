@@ -13,7 +13,8 @@ Every public call raises at most one of these (never a bare ExceptionGroup)::
     ├── RequestTimeout               a request/ack got no answer in time (link may be fine)
     ├── SendBufferFull               send() while the outgoing buffer is full
     ├── RemoteProtocolError          the peer sent something we cannot parse (its fault)
-    └── UsageError                   the API was misused (our caller's fault)
+    └── UsageError                   the API was misused (our caller's fault);
+        │                            also a ValueError and a TypeError
         └── ConnectionClosedError    the managed connection was already closed
 
 All exceptions survive ``copy`` and ``pickle``: each stores its constructor
@@ -21,6 +22,8 @@ arguments in ``args``.
 """
 
 from __future__ import annotations
+
+from trio_heartbeat._core.close_codes import CloseCode
 
 __all__ = [
     "ConnectError",
@@ -37,6 +40,13 @@ __all__ = [
     "SessionEnded",
     "UsageError",
 ]
+
+
+def describe_failure(step: str | None, error: BaseException) -> str:
+    """``"<step> failed with <Type>[: <message>]"``: never empty, even for ``AssertionError()``."""
+    what = f"{step} failed with " if step else ""
+    text = str(error)
+    return f"{what}{type(error).__name__}{': ' + text if text else ''}"
 
 
 class HeartbeatError(Exception):
@@ -96,7 +106,7 @@ class PeerUnresponsive(ConnectionLost):
     """No sign of life from the peer within ``bound`` seconds; the link was aborted."""
 
     def __init__(self, bound: float, what: str = "inbound traffic") -> None:
-        super().__init__(1006, f"no {what} within {bound:g} s")
+        super().__init__(CloseCode.ABNORMAL_CLOSURE, f"no {what} within {bound:g} s")
         self.args = (bound, what)
         self.bound = bound
         self.what = what
@@ -113,8 +123,10 @@ class ReconnectGaveUp(HeartbeatError):
     """The reconnect policy stopped retrying.
 
     ``last_error`` is the failure that ended the last attempt, ``attempts`` how
-    many connection attempts were made, and ``undelivered`` the outgoing
-    messages still buffered when the connection gave up.
+    many connection attempts were made, ``undelivered`` the outgoing messages
+    still buffered when the connection gave up, ``why`` the policy's reason and
+    ``step`` the step that failed last (``"connect"``, ``"upgrade"``,
+    ``"on_connect"`` or ``"link"``, see ``Step``).
     """
 
     def __init__(
@@ -123,19 +135,21 @@ class ReconnectGaveUp(HeartbeatError):
         attempts: int,
         undelivered: tuple[str | bytes, ...] = (),
         why: str = "",
+        step: str | None = None,
     ) -> None:
-        super().__init__(last_error, attempts, undelivered, why)
+        super().__init__(last_error, attempts, undelivered, why, step)
         self.last_error = last_error
         self.attempts = attempts
         self.undelivered = undelivered
         self.why = why
+        self.step = step
 
     def __str__(self) -> str:
         text = f"gave up after {self.attempts} attempt(s)"
         if self.why:
             text += f" ({self.why})"
         if self.last_error is not None:
-            text += f": {self.last_error}"
+            text += f"; last: {describe_failure(self.step, self.last_error)}"
         if self.undelivered:
             text += f"; {len(self.undelivered)} message(s) undelivered"
         return text
@@ -171,8 +185,12 @@ class RemoteProtocolError(HeartbeatError):
     """The peer sent a frame that breaks the protocol (bad JSON, unknown type...)."""
 
 
-class UsageError(HeartbeatError):
-    """The library was called in a way it does not support."""
+class UsageError(HeartbeatError, ValueError, TypeError):
+    """The library was called in a way it does not support (a bad value, type or moment).
+
+    Also a ``ValueError`` and a ``TypeError``, so that ``except ValueError`` and
+    ``except TypeError`` around a configuration keep working.
+    """
 
 
 class ConnectionClosedError(UsageError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import pytest
@@ -118,6 +119,7 @@ async def test_open_timeout_fails_the_attempt(
 async def test_close_frame_goes_to_the_policy_and_bad_frames_are_counted(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="trio_heartbeat")  # each at INFO; WARNING: rate-limited
     srv = MemoryServer(nursery, sockjs_server([], greeting="o"))  # second "o": protocol error
     causes: list[BaseException | None] = []
     async with open_sockjs(

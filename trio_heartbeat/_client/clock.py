@@ -23,6 +23,9 @@ from itertools import count
 
 import trio
 
+from trio_heartbeat._core.validate import positive
+from trio_heartbeat.errors import UsageError
+
 __all__ = ["HeartbeatClock", "open_heartbeat_clock"]
 
 
@@ -30,8 +33,8 @@ class HeartbeatClock:
     """Wakes parked tasks at their deadlines, coalesced to ``resolution`` seconds."""
 
     def __init__(self, resolution: float) -> None:
-        if not resolution > 0:
-            raise ValueError(f"resolution must be > 0 seconds, got {resolution!r}")
+        if not positive.test(resolution):
+            raise UsageError(f"resolution must be {positive.allowed} (seconds), got {resolution!r}")
         self.resolution = resolution
         self._heap: list[tuple[float, int, trio.lowlevel.Task]] = []
         self._seq = count()

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import NoReturn
 
+import attrs
 import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
@@ -31,22 +32,26 @@ from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
 from trio_heartbeat._client.queues import Inbox, Outbox
 from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._client.totals import LinkTotals
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import CodecFactory
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
     Connecting,
+    ConnectionState,
     ConnectionStatistics,
     Disconnected,
     GaveUp,
     MessagesDropped,
     StateChange,
+    Step,
     WaitingToReconnect,
 )
 from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions, Transport
-from trio_heartbeat._core.reconnect import Backoff, GiveUp, ReconnectPolicy
+from trio_heartbeat._core.ratelimit import LogThrottle
+from trio_heartbeat._core.reconnect import Backoff, ReconnectPolicy, StopReconnecting
 from trio_heartbeat._transport.links import (
     Dial,
     Link,
@@ -73,6 +78,10 @@ __all__ = [
 
 logger = logging.getLogger("trio_heartbeat")
 
+# Failed attempts and lost links are logged as a WARNING at most once per this
+# many seconds per connection (the others at DEBUG, counted in the next warning).
+FAILURE_LOG_INTERVAL = 30.0
+
 Message = str | bytes
 
 
@@ -95,6 +104,7 @@ class ManagedWebSocket:
         "_events_early",
         "_events_in",
         "_events_out",
+        "_failure_log",
         "_heartbeat",
         "_inbox",
         "_on_connect",
@@ -103,6 +113,7 @@ class ManagedWebSocket:
         "_policy",
         "_session",
         "_state",
+        "_step",
         "_supervisor_scope",
         "_target",
         "_terminal",
@@ -132,12 +143,18 @@ class ManagedWebSocket:
                 raise UsageError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
         if on_connect is not None and not callable(on_connect):
             raise UsageError("on_connect must be callable")
+        if dial is not None and not callable(dial):
+            raise UsageError("dial must be an async callable returning a trio Stream")
+        if rng is not None and not isinstance(rng, random.Random):
+            raise UsageError(f"rng must be a random.Random, got {type(rng).__name__}")
         if codec is not None and not callable(codec):
             raise UsageError("codec must be a factory: a callable returning a Codec")
         self._codec_factory = codec
         if heartbeat_clock is not None and not isinstance(heartbeat_clock, HeartbeatClock):
             raise UsageError("heartbeat_clock must come from open_heartbeat_clock()")
         self._clock = heartbeat_clock
+        if reconnect.connect_timeout is not None:  # the deprecated spelling wins when given
+            options = attrs.evolve(options, connect_timeout=reconnect.connect_timeout)
         self.url = url
         self._target = parse_url(url)
         self._heartbeat = heartbeat
@@ -153,7 +170,9 @@ class ManagedWebSocket:
         self._events_early: list[StateChange] = []
         self._events_in: trio.MemorySendChannel[StateChange] | None = None
         self._events_out: trio.MemoryReceiveChannel[StateChange] | None = None
-        self._state = "connecting"
+        self._state = ConnectionState.CONNECTING
+        self._step = Step.CONNECT  # what the current attempt or link is doing
+        self._failure_log: LogThrottle | None = None  # made at the first failure
         self._connected_at: float | None = None
         # Made only when someone waits for it: an idle connection stays small.
         self._connected: trio.Event | None = None
@@ -167,8 +186,8 @@ class ManagedWebSocket:
     # -- the application's side ------------------------------------------------
 
     @property
-    def state(self) -> str:
-        """One of ``connecting``, ``connected``, ``waiting``, ``gave_up``, ``closed``."""
+    def state(self) -> ConnectionState:
+        """The current :class:`ConnectionState` (a ``str``: ``"connected"``...)."""
         return self._state
 
     @property
@@ -217,12 +236,12 @@ class ManagedWebSocket:
         aborted and the message goes out again after the reconnect.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        while self._state == "connected" and self._outbox.full:
+        while self._state is ConnectionState.CONNECTED and self._outbox.full:
             await self._outbox.wait_not_full()
         session = self._session
         if (
             session is not None
-            and self._state == "connected"
+            and self._state is ConnectionState.CONNECTED
             and session.can_send_now
             and isinstance(message, (str, bytes))
         ):
@@ -264,7 +283,7 @@ class ManagedWebSocket:
     async def wait_connected(self) -> None:
         """Wait until the link is up (returns at once if it is)."""
         self._check_usable()
-        while self._state != "connected":
+        while self._state is not ConnectionState.CONNECTED:
             if self._connected is None:
                 self._connected = trio.Event()
             await self._connected.wait()
@@ -304,7 +323,7 @@ class ManagedWebSocket:
         backoff = self._backoff
         while True:
             attempt = backoff.next_attempt
-            self._state = "connecting"
+            self._state, self._step = ConnectionState.CONNECTING, Step.CONNECT
             self._emit(Connecting(attempt))
             backoff.attempt_started(trio.current_time())
             error = await self._attempt(attempt)
@@ -314,22 +333,43 @@ class ManagedWebSocket:
             code, reason = (
                 (error.code, error.reason) if isinstance(error, ConnectionLost) else (None, "")
             )
-            self._emit(Disconnected(error, code, reason, was_connected, unconfirmed))
-            logger.info("link %s: %s", "lost" if was_connected else "attempt failed", error)
+            change = Disconnected(error, code, reason, was_connected, unconfirmed, step=self._step)
+            self._emit(change)
             decision = backoff.failed(trio.current_time(), error)
-            if isinstance(decision, GiveUp):
+            if isinstance(decision, StopReconnecting):
                 undelivered = self._outbox.drain_all()
-                gave_up = ReconnectGaveUp(error, backoff.attempts, undelivered, decision.why)
+                why, step = decision.why, self._step
+                gave_up = ReconnectGaveUp(error, backoff.attempts, undelivered, why, step)
                 self._terminal = gave_up
-                self._state = "gave_up"
+                self._state = ConnectionState.GAVE_UP
                 self._inbox.close(gave_up)
                 self._wake_waiters()
                 self._emit(GaveUp(gave_up))
-                logger.warning("gave up: %s", gave_up)
+                logger.warning("connection to %s %s", self._target.host, gave_up)
                 return
-            self._state = "waiting"
+            self._log_failure(change, decision.delay)
+            self._state = ConnectionState.WAITING
             self._emit(WaitingToReconnect(decision.delay, decision.attempt))
             await trio.sleep(decision.delay)
+
+    def _log_failure(self, change: Disconnected, delay: float) -> None:
+        """A WARNING with the reason, at most one per FAILURE_LOG_INTERVAL (others: DEBUG)."""
+        if self._failure_log is None:
+            self._failure_log = LogThrottle(FAILURE_LOG_INTERVAL)
+        held_back = self._failure_log.report(trio.current_time())
+        what = "link lost" if change.was_connected else "connection attempt failed"
+        if held_back is None:
+            logger.debug("%s: %s; retrying in %.3g s", what, change.summary, delay)
+            return
+        more = f" ({held_back} more failure(s) since the last warning)" if held_back else ""
+        logger.warning(
+            "%s to %s: %s; retrying in %.3g s%s",
+            what,
+            self._target.host,
+            change.summary,
+            delay,
+            more,
+        )
 
     def _settle_unconfirmed(self) -> tuple[Message, ...]:
         """Messages written on the lost link that the peer never confirmed.
@@ -379,7 +419,7 @@ class ManagedWebSocket:
             return self._session_error() or first_error(group)
         except Exception as exc:
             return self._session_error() or translate_error(exc)
-        return self._session_error() or ConnectionLost(1006, "link ended")
+        return self._session_error() or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "link ended")
 
     def _session_error(self) -> BaseException | None:
         return self._session.end_error if self._session is not None else None
@@ -391,17 +431,28 @@ class ManagedWebSocket:
                 if self._closing:
                     self._attempt_scope.cancel()
                 link = await open_link(
-                    nursery, self._target, self._dial, self._options, self._policy.connect_timeout
+                    nursery,
+                    self._target,
+                    self._dial_step,
+                    self._options,
+                    self._options.connect_timeout,
                 )
                 await self._run_link(link, attempt)
         finally:
             if link is not None:
                 if self._closing:
-                    await link.close(1000, "", self._options.close_timeout)
+                    await link.close(CloseCode.NORMAL_CLOSURE, "", self._options.close_timeout)
                 else:
                     await link.abort()
 
+    async def _dial_step(self) -> trio.abc.Stream:
+        """Dial (TCP and TLS); what fails after it is the HTTP upgrade."""
+        stream = await self._dial()
+        self._step = Step.UPGRADE
+        return stream
+
     async def _run_link(self, link: Link, attempt: int) -> NoReturn:
+        self._step = Step.ON_CONNECT if self._on_connect is not None else Step.LINK
         session = LinkSession(
             link,
             heartbeat=self._heartbeat,
@@ -438,7 +489,7 @@ class ManagedWebSocket:
         self._totals.connects += 1
         self._connected_at = trio.current_time()
         self._backoff.connected(self._connected_at)
-        self._state = "connected"
+        self._state, self._step = ConnectionState.CONNECTED, Step.LINK
         self._wake_waiters()
         self._emit(Connected(attempt, link.subprotocol))
         logger.info("connected to %s (attempt %d)", self._target.host, attempt)
@@ -456,7 +507,7 @@ class ManagedWebSocket:
             self._terminal = ConnectionClosedError("the managed connection is closed")
             self._inbox.close(self._terminal)
         self._mark_down()
-        self._state = "closed"
+        self._state = ConnectionState.CLOSED
         self._wake_waiters()
         self._emit(Closed(undelivered))
         if self._events_in is None:
@@ -495,7 +546,7 @@ async def open_managed_websocket(
     - ``heartbeat``: how liveness is proven (default ``Heartbeat.ping()``:
       RFC 6455 ping every 30 s, dead after 10 s without a pong or traffic).
     - ``reconnect``: backoff, limits and the close-code table.
-    - ``options``: buffers, limits, close timeout, send rate, TLS, headers.
+    - ``options``: buffers, limits, connect and close timeouts, send rate, TLS, headers.
     - ``on_connect``: runs on every (re)connect before buffered messages flush;
       its failure fails the attempt.
     - ``dial``: opens the byte stream (default TCP/TLS to the URL); the test kit

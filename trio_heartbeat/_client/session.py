@@ -21,6 +21,7 @@ import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import Codec
 from trio_heartbeat._core.delivery import DeliveryLedger
 from trio_heartbeat._core.events import MessagesDropped, StateChange
@@ -129,7 +130,7 @@ class LinkSession:
             await self._run_tasks(on_connect, connected)
         finally:
             self._start_writer = None
-        raise self.end_error or ConnectionLost(1006, "link ended")
+        raise self.end_error or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "link ended")
 
     async def _run_tasks(
         self, on_connect: OnConnectStep | None, connected: Callable[[], None]
@@ -287,7 +288,7 @@ class LinkSession:
             # A broken frame (wsproto) or message (codec): counted, logged once,
             # and the link ends; the reconnect policy takes it from there.
             self._counters.protocol_errors += 1
-            logger.warning("protocol error from the peer, ending the link: %s", exc)
+            logger.info("protocol error from the peer, ending the link: %s", exc)
             self._record_end(exc)
         except Exception as exc:
             self._record_end(exc)
@@ -367,7 +368,7 @@ class LinkSession:
                     liveness.expire(now)
                     if liveness.is_dead(now):
                         bound = liveness.dead_bound()
-                        logger.warning("peer unresponsive for %g s: aborting the link", bound)
+                        logger.info("peer unresponsive for %g s: aborting the link", bound)
                         proof = self._heartbeat.any_traffic_proves_life
                         # The link is aborted on the way out (no polite close to a dead peer).
                         raise PeerUnresponsive(bound, "inbound traffic" if proof else "heartbeat")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trio_heartbeat._client.session import Counters, LinkSession
-from trio_heartbeat._core.events import ConnectionStatistics
+from trio_heartbeat._core.events import ConnectionState, ConnectionStatistics
 
 __all__ = ["LinkTotals"]
 
@@ -50,7 +50,7 @@ class LinkTotals:
         self,
         session: LinkSession | None,
         *,
-        state: str,
+        state: ConnectionState,
         uptime: float,
         attempts: int,
         messages_dropped: int,

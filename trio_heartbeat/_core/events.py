@@ -1,26 +1,67 @@
-"""State changes and statistics of a managed connection (frozen value objects)."""
+"""State changes and statistics of a managed connection (frozen value objects).
+
+A managed connection is in one :class:`ConnectionState` at a time::
+
+    CONNECTING ------> CONNECTED
+        |                  |
+        | attempt failed   | link lost      (either way: a Disconnected change)
+        +--------+---------+
+                 +--> WAITING --> CONNECTING ...
+                 +--> GAVE_UP
+    any state --> CLOSED                    (the ``async with`` block was left)
+
+Each state change that enters a state says which in its ``state`` class
+attribute; :class:`Disconnected` and :class:`MessagesDropped` enter none.
+"""
 
 from __future__ import annotations
 
+import enum
+from typing import ClassVar
+
 import attrs
+
+from trio_heartbeat.errors import describe_failure
 
 __all__ = [
     "Closed",
     "Connected",
     "Connecting",
+    "ConnectionState",
     "ConnectionStatistics",
     "Disconnected",
     "GaveUp",
     "MessagesDropped",
     "StateChange",
+    "Step",
     "WaitingToReconnect",
 ]
+
+
+class ConnectionState(enum.StrEnum):
+    """The state of a managed connection; a ``str``, so ``state == "connected"`` works."""
+
+    CONNECTING = "connecting"  #: an attempt is under way (dial, upgrade, on-connect step)
+    CONNECTED = "connected"  #: the link is up and the on-connect step succeeded
+    WAITING = "waiting"  #: the link is down; sleeping before the next attempt
+    GAVE_UP = "gave_up"  #: the reconnect policy stopped; ``receive()`` raises ReconnectGaveUp
+    CLOSED = "closed"  #: the ``async with`` block was left
+
+
+class Step(enum.StrEnum):
+    """The step of a connection's life that failed (see :attr:`Disconnected.step`)."""
+
+    CONNECT = "connect"  #: dialling: TCP, and TLS for ``wss://``
+    UPGRADE = "upgrade"  #: the HTTP upgrade to WebSocket
+    ON_CONNECT = "on_connect"  #: the application's on-connect step
+    LINK = "link"  #: the open link died (liveness timeout, close frame, dropped socket...)
 
 
 @attrs.frozen
 class Connecting:
     """Connection attempt number ``attempt`` (1-based within the current outage) begins."""
 
+    state: ClassVar[ConnectionState | None] = ConnectionState.CONNECTING
     attempt: int
 
 
@@ -28,6 +69,7 @@ class Connecting:
 class Connected:
     """The link is up and the on-connect step succeeded; buffered messages flush next."""
 
+    state: ClassVar[ConnectionState | None] = ConnectionState.CONNECTED
     attempt: int
     subprotocol: str | None = None
 
@@ -41,19 +83,35 @@ class Disconnected:
     failed attempt. ``unconfirmed`` are the messages written on this link after
     the last heartbeat reply, which the peer may never have read (re-sent when
     ``ConnectionOptions.resend_unconfirmed`` is set; always empty for heartbeat
-    styles without replies, which cannot confirm anything).
+    styles without replies, which cannot confirm anything). ``step`` names what
+    failed (default: ``LINK`` when it was connected, else ``CONNECT``);
+    :attr:`summary` says it in words, with the exception type.
     """
 
+    state: ClassVar[ConnectionState | None] = None
     cause: BaseException
     code: int | None
     reason: str
     was_connected: bool
     unconfirmed: tuple[str | bytes, ...] = ()
+    step: Step = attrs.field(
+        kw_only=True,
+        default=attrs.Factory(
+            lambda self: Step.LINK if self.was_connected else Step.CONNECT, takes_self=True
+        ),
+    )
+
+    @property
+    def summary(self) -> str:
+        """E.g. ``on_connect failed with AssertionError`` (never empty)."""
+        return describe_failure(self.step, self.cause)
 
 
 @attrs.frozen
 class WaitingToReconnect:
     """Sleeping ``delay`` seconds before attempt number ``attempt``."""
+
+    state: ClassVar[ConnectionState | None] = ConnectionState.WAITING
 
     delay: float
     attempt: int
@@ -61,7 +119,9 @@ class WaitingToReconnect:
 
 @attrs.frozen
 class GaveUp:
-    """The reconnect policy stopped; ``error`` is what ``receive()`` now raises."""
+    """The reconnect policy stopped; ``error`` (a ReconnectGaveUp) is what ``receive()`` raises."""
+
+    state: ClassVar[ConnectionState | None] = ConnectionState.GAVE_UP
 
     error: BaseException
 
@@ -70,6 +130,8 @@ class GaveUp:
 class MessagesDropped:
     """``count`` outgoing messages were dropped (``reason`` says why)."""
 
+    state: ClassVar[ConnectionState | None] = None
+
     count: int
     reason: str
 
@@ -77,6 +139,8 @@ class MessagesDropped:
 @attrs.frozen
 class Closed:
     """The managed connection closed; ``undelivered`` were still buffered."""
+
+    state: ClassVar[ConnectionState | None] = ConnectionState.CLOSED
 
     undelivered: tuple[str | bytes, ...]
 
@@ -95,7 +159,7 @@ class ConnectionStatistics:
     down). Byte counts are on the wire (frames included), over all links.
     """
 
-    state: str
+    state: ConnectionState
     rtt_last: float | None
     rtt_smoothed: float | None
     heartbeats_sent: int

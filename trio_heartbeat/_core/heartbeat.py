@@ -14,26 +14,30 @@ All durations are seconds, as floats.
 from __future__ import annotations
 
 import attrs
-from attrs import validators as v
+
+from trio_heartbeat._core.validate import instance_of, optional, positive
+from trio_heartbeat.errors import UsageError
 
 __all__ = ["Heartbeat"]
 
 Payload = str | bytes
 
-
-def _positive(inst: object, attr: attrs.Attribute[float | None], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{attr.name} must be a number > 0 or None, got {value!r}")
-
-
-_payload = v.optional(v.instance_of((str, bytes)))
+_positive = optional(positive)
+_payload = optional(instance_of(str, bytes))
+_bool = instance_of(bool)
 
 
 def _ping_payload_ok(inst: Heartbeat, attr: attrs.Attribute[Payload | None], value: object) -> None:
     if value is None and inst.reply is not None:
-        raise ValueError("reply= only applies to application heartbeats (payload=...)")
+        raise UsageError("Heartbeat.reply only applies to application heartbeats (payload=...)")
+
+
+def _seconds(preset: str, **values: float | None) -> None:
+    """Check a preset's durations before arithmetic on them (a UsageError, not a TypeError)."""
+    for name, value in values.items():
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        if value is not None and not ok:
+            raise UsageError(f"Heartbeat.{preset}({name}=...) must be a number > 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -64,29 +68,31 @@ class Heartbeat:
     """
 
     interval: float | None = attrs.field(default=None, validator=_positive)
-    payload: Payload | None = attrs.field(default=None, validator=[_payload, _ping_payload_ok])
+    payload: Payload | None = attrs.field(
+        default=None, validator=attrs.validators.and_(_payload, _ping_payload_ok)
+    )
     reply: Payload | None = attrs.field(default=None, validator=_payload)
     reply_timeout: float | None = attrs.field(default=None, validator=_positive)
-    idle_only: bool = attrs.field(default=False, validator=v.instance_of(bool))
+    idle_only: bool = attrs.field(default=False, validator=_bool)
     server_payload: Payload | None = attrs.field(default=None, validator=_payload)
     server_answer: Payload | None = attrs.field(default=None, validator=_payload)
     silence_timeout: float | None = attrs.field(default=None, validator=_positive)
-    any_traffic_proves_life: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    any_traffic_proves_life: bool = attrs.field(default=True, validator=_bool)
 
     def __attrs_post_init__(self) -> None:
         if self.interval is None and self.reply_timeout is not None:
-            raise ValueError("reply_timeout needs a client heartbeat interval")
+            raise UsageError("Heartbeat.reply_timeout needs a client heartbeat interval")
         if self.idle_only and self.interval is None:
-            raise ValueError("idle_only needs a client heartbeat interval")
+            raise UsageError("Heartbeat.idle_only needs a client heartbeat interval")
         if self.server_answer is not None and self.server_payload is None:
-            raise ValueError("server_answer needs server_payload")
+            raise UsageError("Heartbeat.server_answer needs server_payload")
         if (
             not self.any_traffic_proves_life
             and self.interval is None
             and self.server_payload is None
             and self.silence_timeout is not None
         ):
-            raise ValueError(
+            raise UsageError(
                 "with any_traffic_proves_life=False, something must be a heartbeat: "
                 "set interval or server_payload"
             )
@@ -103,10 +109,18 @@ class Heartbeat:
 
     # -- presets ---------------------------------------------------------------
 
+    # Durations keep the names of the fields they set (``reply_timeout``,
+    # ``silence_timeout``, ``interval``). The names these presets had before
+    # (``timeout``, ``grace``, ``idle``) are still accepted: deprecated aliases.
+
     @classmethod
-    def ping(cls, interval: float = 30.0, timeout: float = 10.0) -> Heartbeat:
-        """RFC 6455 ping every ``interval`` s; dead if no pong (or traffic) within ``timeout`` s."""
-        return cls(interval=interval, reply_timeout=timeout)
+    def ping(
+        cls, interval: float = 30.0, reply_timeout: float = 10.0, *, timeout: float | None = None
+    ) -> Heartbeat:
+        """RFC 6455 ping every ``interval`` s; dead if no pong (or traffic) within
+        ``reply_timeout`` s. (``timeout``: deprecated alias of ``reply_timeout``.)"""
+        reply_timeout = reply_timeout if timeout is None else timeout
+        return cls(interval=interval, reply_timeout=reply_timeout)
 
     @classmethod
     def text(
@@ -114,16 +128,28 @@ class Heartbeat:
         payload: Payload,
         *,
         interval: float,
-        timeout: float,
+        reply_timeout: float | None = None,
         reply: Payload | None = None,
+        timeout: float | None = None,
     ) -> Heartbeat:
-        """Send ``payload`` every ``interval`` s; the peer may echo it as ``reply``."""
-        return cls(interval=interval, payload=payload, reply=reply, reply_timeout=timeout)
+        """Send ``payload`` every ``interval`` s; the peer may echo it as ``reply``;
+        dead if no reply (or traffic) within ``reply_timeout`` s (required;
+        ``timeout``: its deprecated alias)."""
+        reply_timeout = reply_timeout if timeout is None else timeout
+        if reply_timeout is None:
+            raise UsageError("Heartbeat.text() needs reply_timeout=...")
+        return cls(interval=interval, payload=payload, reply=reply, reply_timeout=reply_timeout)
 
     @classmethod
-    def talo(cls, interval: float = 25.0, timeout: float = 10.0) -> Heartbeat:
-        """Talo: ``v1.heartbeat`` every 25 s, echoed by the server at once (echo swallowed)."""
-        return cls.text("v1.heartbeat", interval=interval, timeout=timeout, reply="v1.heartbeat")
+    def talo(
+        cls, interval: float = 25.0, reply_timeout: float = 10.0, *, timeout: float | None = None
+    ) -> Heartbeat:
+        """The Talo-style text heartbeat: ``v1.heartbeat`` every 25 s, echoed by the
+        server at once (echo swallowed). ``timeout``: deprecated alias of ``reply_timeout``."""
+        reply_timeout = reply_timeout if timeout is None else timeout
+        return cls.text(
+            "v1.heartbeat", interval=interval, reply_timeout=reply_timeout, reply="v1.heartbeat"
+        )
 
     @classmethod
     def tradovate(cls, interval: float = 2.5, silence_timeout: float = 10.0) -> Heartbeat:
@@ -141,25 +167,43 @@ class Heartbeat:
         payload: Payload = b"\x01",
         *,
         interval: float = 5.0,
-        grace: float = 1.0,
+        silence_timeout: float | None = None,
         answer: Payload | None = b"\x01",
+        grace: float | None = None,
     ) -> Heartbeat:
-        """Server sends ``payload`` every ``interval`` s; answer; dead after interval + grace."""
-        return cls(server_payload=payload, server_answer=answer, silence_timeout=interval + grace)
+        """The server sends ``payload`` every ``interval`` s and we send ``answer`` back;
+        the peer is dead after ``silence_timeout`` s without one (default
+        ``interval + 1``). ``grace`` (deprecated) sets ``silence_timeout = interval + grace``.
+        """
+        _seconds("server_sent", interval=interval, silence_timeout=silence_timeout, grace=grace)
+        if silence_timeout is None:
+            silence_timeout = interval + (1.0 if grace is None else grace)
+        elif grace is not None:
+            raise UsageError("Heartbeat.server_sent() takes silence_timeout or grace, not both")
+        return cls(server_payload=payload, server_answer=answer, silence_timeout=silence_timeout)
 
     @classmethod
     def engineio(cls, ping_interval: float = 25.0, ping_timeout: float = 20.0) -> Heartbeat:
-        """Engine.IO v4: server ``2``, answer ``3``; dead after ping_interval + ping_timeout."""
+        """Engine.IO v4: server ``2``, answer ``3``; dead after ping_interval + ping_timeout
+        (the protocol's own ``pingInterval``/``pingTimeout``, in seconds)."""
+        _seconds("engineio", ping_interval=ping_interval, ping_timeout=ping_timeout)
         return cls(
             server_payload="2", server_answer="3", silence_timeout=ping_interval + ping_timeout
         )
 
     @classmethod
     def idle_probe(
-        cls, payload: Payload = "ping", *, idle: float = 10.0, reply_timeout: float = 11.0
+        cls,
+        payload: Payload = "ping",
+        *,
+        interval: float = 10.0,
+        reply_timeout: float = 11.0,
+        idle: float | None = None,
     ) -> Heartbeat:
-        """heartCheck: probe after ``idle`` s of silence; dead if nothing in ``reply_timeout``."""
-        return cls(interval=idle, payload=payload, idle_only=True, reply_timeout=reply_timeout)
+        """heartCheck: probe after ``interval`` s without inbound traffic; dead if
+        nothing in ``reply_timeout`` s. (``idle``: deprecated alias of ``interval``.)"""
+        interval = interval if idle is None else idle
+        return cls(interval=interval, payload=payload, idle_only=True, reply_timeout=reply_timeout)
 
     @classmethod
     def inbound_traffic(cls, silence_timeout: float) -> Heartbeat:

@@ -12,6 +12,8 @@ import math
 import attrs
 
 from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat._core.validate import positive
+from trio_heartbeat.errors import UsageError
 
 __all__ = ["HeartbeatCounts", "Liveness"]
 
@@ -165,10 +167,11 @@ class Liveness:
         """Use ``seconds`` as this link's silence bound from now on.
 
         For protocols that announce their own timing when a link opens
-        (Engine.IO's pingInterval + pingTimeout).
+        (Engine.IO's pingInterval + pingTimeout). Raises :class:`UsageError`
+        unless ``seconds`` is a number > 0.
         """
-        if not seconds > 0:
-            raise ValueError(f"silence timeout must be > 0 seconds, got {seconds!r}")
+        if not positive.test(seconds):
+            raise UsageError(f"silence_timeout must be {positive.allowed}, got {seconds!r}")
         self._silence_timeout = seconds
 
     def counts(self) -> HeartbeatCounts:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 import ssl
+from typing import Any
 
 import attrs
-from attrs import validators as v
+
+from trio_heartbeat._core import validate as v
+from trio_heartbeat.errors import UsageError
 
 __all__ = ["ConnectionOptions", "Overflow", "Transport"]
 
@@ -25,12 +28,39 @@ class Transport(enum.Enum):
     TRIO_WEBSOCKET = "trio-websocket"  #: trio-websocket, with its traps neutralised
 
 
-_pos_int = [v.instance_of(int), v.gt(0)]
+_pos_int = v.positive_int
+_pos = v.positive
 
 
-def _pos(inst: object, attr: attrs.Attribute[float], value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{attr.name} must be a number > 0, got {value!r}")
+def _header_pairs(value: object) -> object:
+    """Converter: ``[(name, value), ...]`` (lists as pairs too) as a tuple of tuples."""
+    value = v.tuple_unless_str(value)
+    if isinstance(value, tuple):
+        return tuple(tuple(pair) if isinstance(pair, list) else pair for pair in value)
+    return value
+
+
+def _header_names(headers: tuple[tuple[str, str], ...]) -> str:
+    """The repr of ``extra_headers``: names only (values carry secrets)."""
+    return repr(tuple((name, "...") for name, _ in headers))
+
+
+def _is_pair(pair: object) -> bool:
+    return isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+
+
+def _headers(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    """(name, value) str pairs. The error never shows a value: headers carry secrets."""
+    bad = value if not isinstance(value, tuple) else None
+    for pair in value if isinstance(value, tuple) else ():
+        if not _is_pair(pair):
+            bad = pair
+            break
+    if bad is not None:
+        raise UsageError(
+            f"{type(inst).__name__}.{attr.name} must be a sequence of (name, value) str pairs, "
+            f"got {type(bad).__name__} (values not shown)"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +75,8 @@ class ConnectionOptions:
       is ours, not the peer's.
     - ``max_message_size``: inbound messages larger than this (bytes or
       characters) close the connection with code 1009.
+    - ``connect_timeout``: seconds each connection attempt's opening may take
+      (dial, TLS and HTTP upgrade together); else it fails with ``ConnectTimeout``.
     - ``close_timeout``: seconds a graceful close may take before the socket is
       aborted.
     - ``resend_unconfirmed``: when a link dies, re-send the messages written
@@ -63,15 +95,18 @@ class ConnectionOptions:
     overflow: Overflow = attrs.field(default=Overflow.RAISE, validator=v.instance_of(Overflow))
     receive_buffer_size: int = attrs.field(default=1024, validator=_pos_int)
     max_message_size: int = attrs.field(default=1024 * 1024, validator=_pos_int)
+    connect_timeout: float = attrs.field(default=10.0, validator=_pos)
     close_timeout: float = attrs.field(default=5.0, validator=_pos)
     resend_unconfirmed: bool = attrs.field(default=False, validator=v.instance_of(bool))
     send_batch_size: int = attrs.field(default=1, validator=_pos_int)
     send_rate: float | None = attrs.field(default=None, validator=v.optional(_pos))
     send_burst: int = attrs.field(default=1, validator=_pos_int)
     subprotocols: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=v.deep_iterable(v.instance_of(str))
+        default=(), converter=v.tuple_unless_str, validator=v.tuple_of(str)
     )
-    extra_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tuple)
+    extra_headers: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), converter=_header_pairs, validator=_headers, repr=_header_names
+    )
     ssl_context: ssl.SSLContext | None = attrs.field(
         default=None, validator=v.optional(v.instance_of(ssl.SSLContext))
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TokenBucket"]
+__all__ = ["LogThrottle", "TokenBucket"]
 
 # Float slack: a bucket 1e-12 short of a token counts as full, so that a caller
 # never spins on sleeps too short to move the clock.
@@ -40,3 +40,27 @@ class TokenBucket:
         """Spend one message's token at ``now``."""
         self._refill(now)
         self._tokens = max(self._tokens - 1.0, 0.0)
+
+
+class LogThrottle:
+    """At most one report per ``interval`` seconds of a repeating event (a log line).
+
+    :meth:`report` with the current time answers None (stay quiet) or how many
+    events were held back since the last report. The first event is always
+    reported.
+    """
+
+    __slots__ = ("_held_back", "_interval", "_last")
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last: float | None = None
+        self._held_back = 0
+
+    def report(self, now: float) -> int | None:
+        """An event at ``now``: None to stay quiet, else the count held back before it."""
+        if self._last is not None and now - self._last < self._interval:
+            self._held_back += 1
+            return None
+        held_back, self._held_back, self._last = self._held_back, 0, now
+        return held_back

@@ -3,7 +3,11 @@
 Pure: no trio, no clock, no global random. :class:`ReconnectPolicy` is the
 frozen configuration; :class:`Backoff` is the state of one managed connection's
 retries, fed with ``now`` and the error that ended each attempt, answering with a
-:class:`ReconnectAfter` or a :class:`GiveUp` decision.
+:class:`ReconnectAfter` or a :class:`StopReconnecting` decision.
+
+Give-up vocabulary: the policy decides :class:`StopReconnecting`; the
+connection then emits the :class:`~trio_heartbeat._core.events.GaveUp` state
+change and raises :class:`~trio_heartbeat.errors.ReconnectGaveUp`.
 """
 
 from __future__ import annotations
@@ -15,16 +19,25 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 import attrs
-from attrs import validators as v
 
+from trio_heartbeat._core import validate as v
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.errors import (
     ConnectionLost,
     HandshakeRejected,
     PeerUnresponsive,
     SessionEnded,
+    UsageError,
 )
 
-__all__ = ["Backoff", "CloseAction", "GiveUp", "ReconnectAfter", "ReconnectPolicy"]
+__all__ = [
+    "Backoff",
+    "CloseAction",
+    "GiveUp",
+    "ReconnectAfter",
+    "ReconnectPolicy",
+    "StopReconnecting",
+]
 
 
 class CloseAction(enum.Enum):
@@ -37,16 +50,17 @@ class CloseAction(enum.Enum):
 
 DEFAULT_CLOSE_CODES: Mapping[int, CloseAction] = MappingProxyType(
     {
-        1002: CloseAction.STOP,  # protocol error
-        1003: CloseAction.STOP,  # unsupported data
-        1007: CloseAction.STOP,  # invalid payload
-        1008: CloseAction.STOP,  # policy violation
-        1009: CloseAction.STOP,  # message too big
-        1010: CloseAction.STOP,  # missing extension
-        1013: CloseAction.RETRY_LATER,  # try again later
+        CloseCode.PROTOCOL_ERROR: CloseAction.STOP,
+        CloseCode.UNSUPPORTED_DATA: CloseAction.STOP,
+        CloseCode.INVALID_FRAME_PAYLOAD_DATA: CloseAction.STOP,
+        CloseCode.POLICY_VIOLATION: CloseAction.STOP,
+        CloseCode.MESSAGE_TOO_BIG: CloseAction.STOP,
+        CloseCode.MANDATORY_EXT: CloseAction.STOP,
+        CloseCode.TRY_AGAIN_LATER: CloseAction.RETRY_LATER,
     }
 )
-"""Close codes not listed here (1000, 1001, 1006, 1011, 1012, 3xxx, 4xxx...) are retried."""
+"""Close codes not listed here (NORMAL_CLOSURE, GOING_AWAY, ABNORMAL_CLOSURE,
+INTERNAL_ERROR, SERVICE_RESTART, 3xxx, 4xxx...) are retried."""
 
 DEFAULT_HTTP_STATUSES: Mapping[int, CloseAction] = MappingProxyType(
     {
@@ -61,25 +75,23 @@ DEFAULT_HTTP_STATUSES: Mapping[int, CloseAction] = MappingProxyType(
 
 
 def _freeze_table(value: Mapping[int, CloseAction]) -> Mapping[int, CloseAction]:
-    return MappingProxyType(dict(value))
+    return MappingProxyType(dict(value)) if isinstance(value, Mapping) else value
 
 
 def _check_table(
     inst: object, attr: attrs.Attribute[Mapping[int, CloseAction]], value: Mapping[int, object]
 ) -> None:
+    v.check(inst, attr, isinstance(value, Mapping), "a mapping of int codes to CloseAction", value)
     for key, action in value.items():
         if not isinstance(key, int) or not isinstance(action, CloseAction):
-            raise TypeError(f"{attr.name} maps int codes to CloseAction, got {key!r}: {action!r}")
+            raise UsageError(
+                f"ReconnectPolicy.{attr.name} maps int codes to CloseAction, "
+                f"got {key!r}: {action!r}"
+            )
 
 
-def _nonneg(inst: object, attr: attrs.Attribute[float], value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{attr.name} must be a number >= 0, got {value!r}")
-
-
-def _pos(inst: object, attr: attrs.Attribute[float], value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{attr.name} must be a number > 0, got {value!r}")
+_nonneg = v.non_negative
+_pos = v.positive
 
 
 @attrs.frozen(kw_only=True)
@@ -96,8 +108,9 @@ class ReconnectPolicy:
     ``min_uptime``, so a server that accepts and closes at once cannot cause a
     reconnect storm. ``max_attempts`` (connection attempts in a row) and
     ``max_total_time`` (seconds since the outage began) bound the retries; None
-    means forever. ``connect_timeout`` bounds each opening handshake (TCP, TLS
-    and HTTP upgrade together).
+    means forever. ``connect_timeout`` is a deprecated alias of
+    ``ConnectionOptions.connect_timeout`` (the one owner of link timeouts):
+    when given, it overrides that.
 
     ``close_codes`` and ``http_statuses`` override entries of
     :data:`DEFAULT_CLOSE_CODES` and :data:`DEFAULT_HTTP_STATUSES`.
@@ -105,15 +118,15 @@ class ReconnectPolicy:
 
     wait_initial: float = attrs.field(default=0.5, validator=_nonneg)
     wait_max: float = attrs.field(default=30.0, validator=_nonneg)
-    wait_exp_base: float = attrs.field(default=2.0, validator=[_pos, v.ge(1.0)])
+    wait_exp_base: float = attrs.field(default=2.0, validator=v.number(ge=1))
     wait_jitter: float = attrs.field(default=0.0, validator=_nonneg)
     full_jitter: bool = attrs.field(default=True, validator=v.instance_of(bool))
     max_attempts: int | None = attrs.field(
-        default=None, validator=v.optional(v.and_(v.instance_of(int), v.ge(1)))
+        default=None, validator=v.optional(v.number(ge=1, integer=True))
     )
     max_total_time: float | None = attrs.field(default=None, validator=v.optional(_pos))
     min_uptime: float = attrs.field(default=5.0, validator=_nonneg)
-    connect_timeout: float = attrs.field(default=10.0, validator=_pos)
+    connect_timeout: float | None = attrs.field(default=None, validator=v.optional(_pos))
     retry_later_delay: float = attrs.field(default=10.0, validator=_nonneg)
     close_codes: Mapping[int, CloseAction] = attrs.field(
         factory=dict, converter=_freeze_table, validator=_check_table
@@ -124,7 +137,10 @@ class ReconnectPolicy:
 
     def __attrs_post_init__(self) -> None:
         if self.wait_initial > self.wait_max:
-            raise ValueError("wait_initial must not exceed wait_max")
+            raise UsageError(
+                f"ReconnectPolicy.wait_initial ({self.wait_initial:g}) "
+                f"must not exceed wait_max ({self.wait_max:g})"
+            )
 
     @classmethod
     def fixed(cls, delay: float, **kwargs: object) -> ReconnectPolicy:
@@ -200,10 +216,14 @@ class ReconnectAfter:
 
 
 @attrs.frozen
-class GiveUp:
-    """Stop reconnecting, for the reason ``why``."""
+class StopReconnecting:
+    """The policy's decision: stop reconnecting, for the reason ``why``."""
 
     why: str
+
+
+GiveUp = StopReconnecting
+"""The former name of :class:`StopReconnecting` (kept as an alias)."""
 
 
 class Backoff:
@@ -236,7 +256,7 @@ class Backoff:
         """The attempt succeeded at ``now`` (handshake and on-connect step done)."""
         self._connected_at = now
 
-    def failed(self, now: float, error: BaseException) -> ReconnectAfter | GiveUp:
+    def failed(self, now: float, error: BaseException) -> ReconnectAfter | StopReconnecting:
         """The attempt or connection ended at ``now`` with ``error``: what next?"""
         policy = self._policy
         if self._connected_at is not None:
@@ -250,9 +270,9 @@ class Backoff:
         self._failures += 1
         action = policy.action_for(error)
         if action is CloseAction.STOP:
-            return GiveUp(f"{type(error).__name__} is not retried by the policy")
+            return StopReconnecting(f"{type(error).__name__} is not retried by the policy")
         if policy.max_attempts is not None and self._failures >= policy.max_attempts:
-            return GiveUp(f"max_attempts={policy.max_attempts} reached")
+            return StopReconnecting(f"max_attempts={policy.max_attempts} reached")
         if self._rng is None:
             self._rng = random.Random()
         delay = policy.delay(self._failures, self._rng)
@@ -263,5 +283,5 @@ class Backoff:
             policy.max_total_time is not None
             and now + delay - self._outage_start > policy.max_total_time
         ):
-            return GiveUp(f"max_total_time={policy.max_total_time:g} s would be exceeded")
+            return StopReconnecting(f"max_total_time={policy.max_total_time:g} s would be exceeded")
         return ReconnectAfter(delay, self._failures + 1)

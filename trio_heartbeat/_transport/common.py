@@ -44,13 +44,14 @@ def parse_url(url: str) -> Target:
         raise UsageError(f"url must be a str, got {type(url).__name__}")
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss"):
-        raise UsageError(f"url must start with ws:// or wss://, got {url!r}")
+        # Never the URL itself in a message: its userinfo or query may hold a secret.
+        raise UsageError(f"url must start with ws:// or wss://, got {parts.scheme or 'no'} scheme")
     if not parts.hostname:
-        raise UsageError(f"url has no host: {url!r}")
+        raise UsageError("url has no host")
     try:
         port = parts.port
-    except ValueError as exc:
-        raise UsageError(f"url has a bad port: {url!r}") from exc
+    except ValueError:
+        raise UsageError(f"url has a bad port (host {parts.hostname})") from None
     secure = parts.scheme == "wss"
     resource = parts.path or "/"
     if parts.query:

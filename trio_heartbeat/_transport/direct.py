@@ -35,6 +35,7 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError
 from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
 from trio_heartbeat.errors import (
@@ -93,7 +94,9 @@ class DirectLink:
         try:
             data = self._ws.send(event)
         except LocalProtocolError:
-            raise self._closed or ConnectionLost(1006, "connection no longer open") from None
+            raise self._closed or ConnectionLost(
+                CloseCode.ABNORMAL_CLOSURE, "connection no longer open"
+            ) from None
         await self._send_bytes(data)
 
     async def _send_bytes(self, data: bytes) -> None:
@@ -105,7 +108,9 @@ class DirectLink:
         try:
             await self.stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._closed = self._closed or ConnectionLost(1006, f"stream closed: {exc}")
+            self._closed = self._closed or ConnectionLost(
+                CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}"
+            )
             raise self._closed from None
         finally:
             lock.release()
@@ -128,7 +133,7 @@ class DirectLink:
         if self._closed is not None:
             raise self._closed
         if self._ws.state is not ConnectionState.OPEN:
-            raise ConnectionLost(1006, "connection is closing")
+            raise ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "connection is closing")
         await self._send_bytes(ping_frame(payload))
 
     async def receive(self) -> Message:
@@ -156,7 +161,9 @@ class DirectLink:
                     continue
             data = await self._read()
             if not data:
-                self._closed = ConnectionLost(1006, "connection closed without a close frame")
+                self._closed = ConnectionLost(
+                    CloseCode.ABNORMAL_CLOSURE, "connection closed without a close frame"
+                )
                 continue
             self._ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
             self._fed = True
@@ -165,7 +172,7 @@ class DirectLink:
         try:
             return await self.stream.receive_some(self._read_size)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._closed = ConnectionLost(1006, f"stream closed: {exc}")
+            self._closed = ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}")
             raise self._closed from None
 
     async def _process_events(self) -> None:
@@ -185,7 +192,7 @@ class DirectLink:
                     await self._on_close(event)
                     return
         except WsRemoteProtocolError as exc:
-            await self._fail_protocol(1002, str(exc))
+            await self._fail_protocol(CloseCode.PROTOCOL_ERROR, str(exc))
 
     async def _fail_protocol(self, code: int, reason: str) -> NoReturn:
         """The peer broke the protocol: tell it (close ``code``), then raise."""
@@ -204,8 +211,10 @@ class DirectLink:
             self._size = 0
             if self._ws.state is ConnectionState.OPEN:
                 with contextlib.suppress(ConnectionLost):
-                    await self._send_event(CloseConnection(code=1009, reason=reason))
-            self._closed = ConnectionLost(1009, reason)
+                    await self._send_event(
+                        CloseConnection(code=CloseCode.MESSAGE_TOO_BIG, reason=reason)
+                    )
+            self._closed = ConnectionLost(CloseCode.MESSAGE_TOO_BIG, reason)
             return
         if event.message_finished and not self._parts:
             self._ready.append(data)
@@ -250,7 +259,7 @@ class DirectLink:
 
     async def abort(self) -> None:
         """Drop the link at once (no close frame): for dead peers."""
-        self._closed = self._closed or ConnectionLost(1006, "aborted")
+        self._closed = self._closed or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "aborted")
         await self.stream.abort()
 
 

@@ -24,6 +24,7 @@ import trio
 import trio_websocket
 import wsproto.utilities
 
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
 from trio_heartbeat.errors import ConnectError, ConnectionLost, HandshakeRejected
@@ -37,15 +38,15 @@ def translate_error(exc: BaseException) -> BaseException:
         return HandshakeRejected(exc.status_code, retry_after_seconds(exc.headers))
     if isinstance(exc, trio_websocket.ConnectionClosed):
         reason = exc.reason
-        code = reason.code if reason is not None else 1006
+        code = reason.code if reason is not None else CloseCode.ABNORMAL_CLOSURE
         text = (reason.reason or "") if reason is not None else ""
         return ConnectionLost(code, text)
     if isinstance(exc, trio_websocket.HandshakeError):
         return ConnectError(f"handshake failed: {exc!r}")
     if isinstance(exc, wsproto.utilities.LocalProtocolError):
-        return ConnectionLost(1006, f"connection no longer open: {exc}")
+        return ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"connection no longer open: {exc}")
     if isinstance(exc, (trio.BrokenResourceError, trio.ClosedResourceError)):
-        return ConnectionLost(1006, f"stream closed: {exc}")
+        return ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}")
     return exc
 
 

@@ -37,6 +37,7 @@ from typing import Unpack
 import trio
 
 from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
@@ -85,7 +86,7 @@ class EngineIOCodec:
         if isinstance(packet, wire.EngineNoop | wire.EnginePong):
             return ()
         if isinstance(packet, wire.EngineClose):
-            raise SessionEnded(1000, "Engine.IO close packet from the server")
+            raise SessionEnded(CloseCode.NORMAL_CLOSURE, "Engine.IO close packet from the server")
         if isinstance(packet, wire.EnginePing):
             raise RemoteProtocolError(
                 f"unexpected Engine.IO ping {packet.data!r}: no transport upgrade in progress"

@@ -39,6 +39,7 @@ import trio
 
 from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect, run_on_connect
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
     ManagedArguments,
@@ -102,8 +103,10 @@ class _SocketIOCodec(EngineIOCodec):
             self.connected.set()
             return ()
         if isinstance(packet, wire.SioConnectError):
-            raise SessionEnded(1000, f"Socket.IO connection refused: {packet.message}")
-        raise SessionEnded(1000, "Socket.IO server disconnected the namespace")
+            raise SessionEnded(
+                CloseCode.NORMAL_CLOSURE, f"Socket.IO connection refused: {packet.message}"
+            )
+        raise SessionEnded(CloseCode.NORMAL_CLOSURE, "Socket.IO server disconnected the namespace")
 
 
 class _SocketIOSession(EngineIOSession):
@@ -186,7 +189,9 @@ class SocketIOClient:
                 self._link = None
                 self._live_set = trio.Event()
             failed = self._acks.fail_all(
-                lambda: ConnectionLost(1006, "connection lost before the ack arrived")
+                lambda: ConnectionLost(
+                    CloseCode.ABNORMAL_CLOSURE, "connection lost before the ack arrived"
+                )
             )
             if failed:
                 logger.info("connection lost: %d pending call(s) failed", failed)

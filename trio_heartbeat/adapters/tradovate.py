@@ -41,6 +41,7 @@ import trio
 
 from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect, run_on_connect
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
@@ -168,7 +169,9 @@ class TradovateClient:
                 self._live = None
                 self._live_set = trio.Event()
             failed = state.waiters.fail_all(
-                lambda: ConnectionLost(1006, "connection lost before the response arrived")
+                lambda: ConnectionLost(
+                    CloseCode.ABNORMAL_CLOSURE, "connection lost before the response arrived"
+                )
             )
             if failed:
                 logger.info("connection lost: %d pending request(s) failed", failed)

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import attrs
 
+from trio_heartbeat._core.validate import positive_finite
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.protocols._json import (
     as_text,
@@ -86,11 +87,6 @@ class PacketType(enum.IntEnum):
     NOOP = 6
 
 
-def _positive_seconds(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{attribute.name} must be a positive finite float, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class EngineOpen:
     """The server's open packet, with durations converted to float seconds.
@@ -100,8 +96,8 @@ class EngineOpen:
     """
 
     sid: str
-    ping_interval: float = attrs.field(converter=float, validator=_positive_seconds)
-    ping_timeout: float = attrs.field(converter=float, validator=_positive_seconds)
+    ping_interval: float = attrs.field(converter=float, validator=positive_finite)
+    ping_timeout: float = attrs.field(converter=float, validator=positive_finite)
     max_payload: int = 1_000_000
     upgrades: tuple[str, ...] = ()
 

@@ -13,6 +13,7 @@ import attrs
 import trio
 from trio_websocket import WebSocketConnection
 
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.errors import ConnectionLost
 from trio_heartbeat.server._stream import WatchedStream
 
@@ -158,7 +159,7 @@ class ServerClient:
     # -- used by the server --------------------------------------------------
 
     def _lost(self) -> ConnectionLost:
-        error = self._end_error or ConnectionLost(1006, "connection ended")
+        error = self._end_error or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "connection ended")
         return type(error)(*error.args)
 
     def _record_end(self, reason: ClientEnd, error: ConnectionLost) -> None:

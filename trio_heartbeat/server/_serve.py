@@ -14,6 +14,7 @@ import attrs
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.errors import ConnectionLost, PeerUnresponsive, UsageError
 from trio_heartbeat.server._client import ClientEnd, ClientInfo, ServerClient
 from trio_heartbeat.server._config import ServerHeartbeat, ServerStatistics, _Counters
@@ -234,7 +235,8 @@ class HeartbeatServer:
                 nursery.cancel_scope.cancel()
             finally:
                 client._record_end(
-                    ClientEnd.CANCELLED, ConnectionLost(1006, "serving it was cancelled")
+                    ClientEnd.CANCELLED,
+                    ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "serving it was cancelled"),
                 )
                 client._close_inbox()
                 self._unregister(client)
@@ -261,7 +263,11 @@ class HeartbeatServer:
             rounds.traffic(client_id, trio.current_time())
 
         def stalled() -> None:
-            self._drop(client, ClientEnd.SEND_FAILED, ConnectionLost(1006, "a write stalled"))
+            self._drop(
+                client,
+                ClientEnd.SEND_FAILED,
+                ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "a write stalled"),
+            )
 
         watched.on_receive = seen
         watched.on_stall = stalled
@@ -331,7 +337,9 @@ class HeartbeatServer:
                 message = await client._conn.get_message()
             except ConnectionClosed as exc:
                 code, text = (
-                    (exc.reason.code, exc.reason.reason or "") if exc.reason else (1006, "")
+                    (exc.reason.code, exc.reason.reason or "")
+                    if exc.reason
+                    else (CloseCode.ABNORMAL_CLOSURE, "")
                 )
                 client._finish(ClientEnd.PEER_CLOSED, ConnectionLost(code, text))
                 return
@@ -342,7 +350,9 @@ class HeartbeatServer:
             try:
                 client._inbox_send.send_nowait(message)
             except trio.WouldBlock:
-                error = ConnectionLost(1008, f"more than {self._max_pending} unread messages")
+                error = ConnectionLost(
+                    CloseCode.POLICY_VIOLATION, f"more than {self._max_pending} unread messages"
+                )
                 self._drop(client, ClientEnd.OVERFLOW, error)
                 return
             except trio.ClosedResourceError:
@@ -380,9 +390,13 @@ class HeartbeatServer:
             if error is not None:
                 self._counts.handler_errors += 1
                 logger.error("handler of client %d raised", client.id, exc_info=error)
-                await self._close_politely(client, 1011, "internal error", ClientEnd.HANDLER_FAILED)
+                await self._close_politely(
+                    client, CloseCode.INTERNAL_ERROR, "internal error", ClientEnd.HANDLER_FAILED
+                )
             else:
-                await self._close_politely(client, 1000, "", ClientEnd.HANDLER_RETURNED)
+                await self._close_politely(
+                    client, CloseCode.NORMAL_CLOSURE, "", ClientEnd.HANDLER_RETURNED
+                )
         finally:
             client._handler_done.set()
 
@@ -414,10 +428,14 @@ class HeartbeatServer:
             self._counts.messages_out += 1
             return
         closed = client._conn.closed
-        if closed is not None and closed.code != 1006:
+        if closed is not None and closed.code != CloseCode.ABNORMAL_CLOSURE:
             client._finish(ClientEnd.PEER_CLOSED, ConnectionLost(closed.code, closed.reason or ""))
         else:
-            self._drop(client, ClientEnd.SEND_FAILED, ConnectionLost(1006, "send failed"))
+            self._drop(
+                client,
+                ClientEnd.SEND_FAILED,
+                ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "send failed"),
+            )
         raise client._lost()
 
     # -- rounds and lifetime -------------------------------------------------
@@ -448,7 +466,11 @@ class HeartbeatServer:
         async with trio.open_nursery() as nursery:
             for client in list(self._clients.values()):
                 nursery.start_soon(
-                    self._close_politely, client, 1001, "server stopping", ClientEnd.SERVER_STOPPING
+                    self._close_politely,
+                    client,
+                    CloseCode.GOING_AWAY,
+                    "server stopping",
+                    ClientEnd.SERVER_STOPPING,
                 )
 
 

@@ -15,7 +15,7 @@
 from trio_heartbeat.testing._faults import Faults, FaultStatistics, FaultStep
 from trio_heartbeat.testing._memory import MemoryNetwork, open_memory_network
 from trio_heartbeat.testing._proxy import FaultProxy, open_fault_proxy, serve_fault_proxy
-from trio_heartbeat.testing._verdicts import ConnectionStats, Direction
+from trio_heartbeat.testing._verdicts import ConnectionStats, Direction, RelayedConnection
 
 __all__ = [
     "ConnectionStats",
@@ -25,6 +25,7 @@ __all__ = [
     "FaultStep",
     "Faults",
     "MemoryNetwork",
+    "RelayedConnection",
     "open_fault_proxy",
     "open_memory_network",
     "serve_fault_proxy",

@@ -24,6 +24,7 @@ from typing import Literal
 import attrs
 import trio
 
+from trio_heartbeat._core.close_codes import CloseCode, may_be_sent
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.testing._frames import OPCODE_PING, OPCODE_PONG, Piece
 from trio_heartbeat.testing._verdicts import (
@@ -31,6 +32,7 @@ from trio_heartbeat.testing._verdicts import (
     ConnectionStats,
     Direction,
     Kill,
+    RelayedConnection,
     RelayedLink,
     UnitFate,
     Verdict,
@@ -38,6 +40,7 @@ from trio_heartbeat.testing._verdicts import (
 
 __all__ = [
     "ConnectionStats",
+    "RelayedConnection",
     "Direction",
     "FaultStatistics",
     "FaultStep",
@@ -112,7 +115,7 @@ class _DirectionState:
 
 # Close codes an endpoint may put on the wire (RFC 6455 7.4 and the IANA registry).
 def _check_close_code(code: int) -> None:
-    if not (1000 <= code <= 1014 and code not in (1004, 1005, 1006)) and not 3000 <= code <= 4999:
+    if not may_be_sent(code):
         raise UsageError(f"close code {code} may not be sent on the wire")
 
 
@@ -199,7 +202,9 @@ class Faults:
 
     # ------------------------------------------------ actions on open links
 
-    def close(self, code: int = 1000, reason: str = "", *, grace_delay: float = 0.5) -> None:
+    def close(
+        self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "", *, grace_delay: float = 0.5
+    ) -> None:
         """End every open connection with a WebSocket close frame.
 
         The relay stops relaying, sends the client an unmasked close frame with
@@ -301,7 +306,7 @@ class Faults:
             await self._changed.wait()
 
     @property
-    def connections(self) -> tuple[ConnectionStats, ...]:
+    def connections(self) -> tuple[RelayedConnection, ...]:
         """Snapshots of every connection relayed through this switchboard, oldest
         first, open and closed."""
         return tuple(link.snapshot() for link in self._links)

@@ -14,10 +14,13 @@ from typing import Literal, Protocol
 
 import attrs
 
+from trio_heartbeat._core.close_codes import CloseCode
+
 __all__ = [
     "DIRECTIONS",
     "Admission",
     "ConnectionStats",
+    "RelayedConnection",
     "Direction",
     "Ending",
     "Kill",
@@ -43,7 +46,7 @@ UnitFate = Literal["deliver", "black_hole", "heartbeat"]
 
 
 @attrs.frozen(kw_only=True)
-class ConnectionStats:
+class RelayedConnection:
     """A snapshot of one relayed connection.
 
     ``admission`` is what the switchboard decided when the connection arrived;
@@ -75,12 +78,16 @@ class ConnectionStats:
     upstream_error: str | None
 
 
+ConnectionStats = RelayedConnection
+"""The former name of :class:`RelayedConnection` (kept as an alias)."""
+
+
 @attrs.frozen(kw_only=True)
 class Kill:
     """How a fault ends a relayed connection: a close frame, a drop (FIN) or an abort (RST)."""
 
     kind: Literal["close", "drop", "abort"]
-    code: int = 1006
+    code: int = CloseCode.ABNORMAL_CLOSURE
     reason: str = ""
     grace_delay: float = 0.0
 
@@ -100,6 +107,6 @@ class RelayedLink(Protocol):
     @property
     def is_open(self) -> bool: ...
 
-    def snapshot(self) -> ConnectionStats: ...
+    def snapshot(self) -> RelayedConnection: ...
 
     def request_kill(self, kill: Kill) -> None: ...

@@ -1,0 +1,34 @@
+"""Every third-party package the library imports is declared in [project] dependencies."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import re
+import sys
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "trio_heartbeat"
+# The test kit's pytest plugin needs pytest, which a test suite brings along.
+OPTIONAL = {"pytest", "pytest_trio"}
+
+
+def imported_roots() -> set[str]:
+    roots: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                roots.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                roots.add(node.module.split(".")[0])
+    return roots - set(sys.stdlib_module_names) - {"trio_heartbeat", "__future__"} - OPTIONAL
+
+
+def test_every_imported_package_is_a_declared_dependency() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {
+        re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0].lower().replace("-", "_")
+        for spec in project["dependencies"]
+    }
+    assert imported_roots() <= declared, imported_roots() - declared
