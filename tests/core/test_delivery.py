@@ -1,0 +1,282 @@
+"""Nothing is forgotten: unconfirmed messages, the window's back-pressure, bounded re-sends.
+
+Virtual time over the in-memory server; every test runs over both engines.
+A memory stream buffers without limit, so a peer that stops reading never
+blocks the client's writes: only the unconfirmed window can stop them.
+"""
+
+from __future__ import annotations
+
+import collections
+from contextlib import AbstractAsyncContextManager
+
+import pytest
+import trio
+import trio.testing
+import trio_websocket
+
+import trio_heartbeat as th
+from tests.core.memserver import MemoryServer
+from tests.core.test_reconnect import drain_events
+
+Message = str | bytes
+
+
+def connect(
+    srv: MemoryServer, options: th.ConnectionOptions, heartbeat: th.Heartbeat
+) -> AbstractAsyncContextManager[th.ManagedWebSocket]:
+    """A managed connection to ``srv`` that reconnects 1 s after each loss."""
+    return th.open_managed_websocket(
+        "ws://x/",
+        heartbeat=heartbeat,
+        reconnect=th.ReconnectPolicy.fixed(1.0),
+        options=options,
+        dial=srv.dial,
+    )
+
+
+class Recorder:
+    """A server whose first connection reads ``first_reads`` messages, stops, then resets."""
+
+    def __init__(self, first_reads: int | None, stall: float = 0.0) -> None:
+        self.first_reads = first_reads
+        self.stall = stall
+        self.received: list[list[Message]] = []
+
+    async def __call__(self, ws: trio_websocket.WebSocketConnection) -> None:
+        mine: list[Message] = []
+        self.received.append(mine)
+        limit = self.first_reads if len(self.received) == 1 else None
+        while limit is None or len(mine) < limit:
+            mine.append(await ws.get_message())
+        await trio.sleep(self.stall)  # not reading: pings are not answered either
+        # returning resets the connection (MemoryServer aborts the stream)
+
+    @property
+    def all_received(self) -> set[Message]:
+        return {m for mine in self.received for m in mine}
+
+
+async def send_all_retrying(ws: th.ManagedWebSocket, messages: list[str]) -> int:
+    """Send every message; a full buffer while the link is down means: wait for it."""
+    refused = 0
+    for message in messages:
+        while True:
+            try:
+                await ws.send(message)
+                break
+            except th.SendBufferFull:
+                refused += 1
+                await ws.wait_connected()
+    return refused
+
+
+@pytest.mark.parametrize("resend", [False, True])
+async def test_ten_thousand_messages_to_a_peer_that_stops_reading_then_resets(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, resend: bool
+) -> None:
+    sent = [f"m{i}" for i in range(10_000)]
+    server = Recorder(first_reads=200, stall=3.0)
+    srv = MemoryServer(nursery, server)
+    window = 100
+    options = th.ConnectionOptions(
+        send_buffer_size=50, unconfirmed_window=window, resend_unconfirmed=resend
+    )
+    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=10.0)) as ws:
+        await ws.wait_connected()
+        await send_all_retrying(ws, sent)
+        await ws.drain()
+        assert ws.statistics().send_buffered == 0
+    events = drain_events(ws)
+    lost = [e for e in events if isinstance(e, th.Disconnected)]
+    closed = [e for e in events if isinstance(e, th.Closed)]
+    # The peer reset at 3.0 (it stopped reading at 0.0); the reconnect came at 4.0.
+    assert srv.dial_times == [0.0, 4.0]
+    assert len(lost) == 1
+    assert len(closed) == 1
+    # Memory stayed bounded: the writer stopped at a full window, it never forgot.
+    assert 0 < len(lost[0].unconfirmed) <= window
+    assert len(server.received[0]) == 200
+    # Every message is accounted for: delivered, reported unconfirmed, or reported at close.
+    reported = set(lost[0].unconfirmed) | set(closed[0].undelivered) | set(closed[0].unconfirmed)
+    delivered = server.all_received
+    missing = [m for m in sent if m not in delivered and m not in reported]
+    assert missing == []
+    never_delivered = [m for m in sent if m not in delivered]
+    if resend:
+        assert never_delivered == []
+    else:
+        assert never_delivered  # the ones written into the stalled link...
+        assert set(never_delivered) <= set(lost[0].unconfirmed)  # ...each one reported
+    # Order is kept on the second link, re-sent messages first.
+    second = server.received[1]
+    assert second == sorted(second, key=lambda m: int(m[1:]))
+
+
+async def test_full_window_holds_back_writes_until_a_reply_confirms(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # A peer that reads but does not answer heartbeats (a frozen reply path)
+    # gets exactly one window of messages, and the rest wait in the outbox.
+    srv = MemoryServer(nursery, Recorder(first_reads=None))
+    heartbeat = th.Heartbeat.text("hb", interval=1.0, timeout=100.0, reply="hb-ok")
+    options = th.ConnectionOptions(send_buffer_size=1000, unconfirmed_window=10)
+    async with th.open_managed_websocket(
+        "ws://x/", heartbeat=heartbeat, options=options, dial=srv.dial
+    ) as ws:
+        await ws.wait_connected()
+        for i in range(100):
+            ws.send_nowait(f"m{i}")
+        await trio.sleep(5.0)
+        stats = ws.statistics()
+        assert stats.messages_out == 10
+        assert stats.send_buffered == 90
+        await srv.connections[0].send_message("hb-ok")  # the reply to the first heartbeat
+        await trio.testing.wait_all_tasks_blocked()
+        assert ws.statistics().messages_out > 10
+
+
+async def test_a_probe_confirms_without_waiting_for_the_heartbeat_schedule(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Pings every 30 s, a window of 10: 1,000 messages must not take 100 intervals.
+    server = Recorder(first_reads=None)
+    srv = MemoryServer(nursery, server)
+    options = th.ConnectionOptions(send_buffer_size=1000, unconfirmed_window=10)
+    async with th.open_managed_websocket(
+        "ws://x/", heartbeat=th.Heartbeat.ping(), options=options, dial=srv.dial
+    ) as ws:
+        await ws.wait_connected()
+        for i in range(1000):
+            await ws.send(f"m{i}")
+        await ws.drain()
+        assert trio.current_time() == 0.0
+        stats = ws.statistics()
+    assert stats.messages_out == 1000
+    assert stats.heartbeats_sent == 0  # probes are not scheduled heartbeats
+    assert server.received[0] == [f"m{i}" for i in range(1000)]
+
+
+async def test_a_reply_confirms_what_was_written_before_its_heartbeat(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Fails with a ledger that never confirms (everything reported unconfirmed forever).
+    server = Recorder(first_reads=None)
+    srv = MemoryServer(nursery, server)
+    options = th.ConnectionOptions(resend_unconfirmed=True)
+    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=2.0)) as ws:
+        await ws.wait_connected()
+        for i in range(10):
+            await ws.send(f"m{i}")
+        await trio.sleep(1.5)  # the ping at 1.0 is answered: m0..m9 are confirmed
+        for i in range(10, 13):
+            await ws.send(f"m{i}")
+        await trio.testing.wait_all_tasks_blocked()
+        srv.last.freeze()  # read, but no pong comes back: dead at 2.0 + 2.0
+        await trio.sleep(4.0)
+        await ws.drain()
+    lost = [e for e in drain_events(ws) if isinstance(e, th.Disconnected)]
+    assert srv.dial_times == [0.0, 5.0]
+    assert lost[0].unconfirmed == ("m10", "m11", "m12")
+    assert server.received[1] == ["m10", "m11", "m12"]  # only those are sent again
+
+
+@pytest.mark.parametrize(
+    "heartbeat",
+    [th.Heartbeat.disabled(), th.Heartbeat.inbound_traffic(silence_timeout=100.0)],
+    ids=["disabled", "inbound_traffic"],
+)
+async def test_heartbeats_without_replies_keep_no_window(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, heartbeat: th.Heartbeat
+) -> None:
+    # Nothing can confirm, so nothing is tracked: a message counts as delivered
+    # once written, no window holds writes back, and nothing is reported unconfirmed.
+    server = Recorder(first_reads=5, stall=1.0)
+    srv = MemoryServer(nursery, server)
+    options = th.ConnectionOptions(
+        send_buffer_size=1000, unconfirmed_window=10, resend_unconfirmed=True
+    )
+    async with connect(srv, options, heartbeat) as ws:
+        await ws.wait_connected()
+        for i in range(1000):
+            ws.send_nowait(f"m{i}")
+        await ws.drain()  # no deadlock: no reply is awaited
+        assert trio.current_time() == 0.0
+        assert ws.statistics().messages_out == 1000
+        await trio.sleep(3.0)
+    lost = [e for e in drain_events(ws) if isinstance(e, th.Disconnected)]
+    assert srv.dial_times == [0.0, 2.0]
+    assert lost[0].unconfirmed == ()
+    assert server.received[1] == []  # nothing to re-send
+
+
+async def test_resends_are_capped_when_every_link_dies_before_its_first_reply(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Each link reads 30 messages and drops before any pong (pings every 5 s):
+    # without a cap, the same first window would be re-sent forever.
+    received: list[list[Message]] = []
+
+    async def drop_after_30(ws: trio_websocket.WebSocketConnection) -> None:
+        mine: list[Message] = []
+        received.append(mine)
+        while len(mine) < 30:
+            mine.append(await ws.get_message())
+
+    srv = MemoryServer(nursery, drop_after_30)
+    sent = [f"m{i}" for i in range(1000)]
+    options = th.ConnectionOptions(
+        send_buffer_size=1000, unconfirmed_window=100, resend_unconfirmed=True, max_resends=2
+    )
+    abandoned: list[Message] = []
+    writes: collections.Counter[Message] = collections.Counter()  # on links that died
+    async with connect(srv, options, th.Heartbeat.ping(interval=5.0, timeout=10.0)) as ws:
+        for message in sent:
+            ws.send_nowait(message)
+        await trio.sleep(200.0)  # about 3 links per window of 33: done by t = 100
+        stats = ws.statistics()
+        for event in drain_events(ws):
+            if isinstance(event, th.Disconnected):
+                writes.update(event.unconfirmed)
+                abandoned.extend(event.abandoned)
+    # Progress: nothing is left to send; the last link, with fewer than 30
+    # messages, stays up and its pong confirmed them.
+    assert stats.send_buffered == 0
+    assert stats.state == "connected"
+    tail = received[-1]
+    assert 0 < len(tail) < 30
+    # Everything before the tail was written max_resends + 1 = 3 times, then
+    # abandoned and reported, in order; nothing vanished.
+    assert abandoned + tail == sent
+    assert stats.messages_abandoned == len(abandoned)
+    assert all(writes[m] == 3 for m in abandoned)
+    assert all(writes[m] < 3 for m in tail)
+    assert stats.messages_out == writes.total() + len(tail)
+    delivered = {m for mine in received for m in mine}
+    assert delivered <= set(sent)
+
+
+async def test_a_confirmed_message_is_never_abandoned(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The cap counts writes without confirmation: with max_resends=0 and resend on,
+    # a message confirmed by a pong is not reported even though the link dies later.
+    server = Recorder(first_reads=None)
+    srv = MemoryServer(nursery, server)
+    options = th.ConnectionOptions(resend_unconfirmed=True, max_resends=0)
+    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=2.0)) as ws:
+        await ws.wait_connected()
+        await ws.send("a")
+        await trio.sleep(1.5)  # confirmed by the pong to the ping at 1.0
+        for m in ("b", "c", "d"):
+            await ws.send(m)
+        await trio.testing.wait_all_tasks_blocked()
+        srv.last.freeze()  # dead at 4.0, reconnected at 5.0
+        await trio.sleep(4.0)
+        stats = ws.statistics()
+    lost = [e for e in drain_events(ws) if isinstance(e, th.Disconnected)]
+    assert srv.dial_times == [0.0, 5.0]
+    assert lost[0].unconfirmed == ("b", "c", "d")
+    assert lost[0].abandoned == ("b", "c", "d")  # max_resends=0: never written twice
+    assert stats.messages_abandoned == 3
+    assert server.received[1] == []
