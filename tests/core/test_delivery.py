@@ -83,9 +83,10 @@ async def test_ten_thousand_messages_to_a_peer_that_stops_reading_then_resets(
         send_buffer_size=50, unconfirmed_window=window, resend_unconfirmed=resend
     )
     async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=10.0)) as ws:
-        await ws.wait_connected()
-        await send_all_retrying(ws, sent)
-        await ws.drain()
+        with trio.fail_after(10.0):  # virtual seconds: all done by t = 4.0
+            await ws.wait_connected()
+            await send_all_retrying(ws, sent)
+            await ws.drain()
         assert ws.statistics().send_buffered == 0
     events = drain_events(ws)
     lost = [e for e in events if isinstance(e, th.Disconnected)]
@@ -146,10 +147,11 @@ async def test_a_probe_confirms_without_waiting_for_the_heartbeat_schedule(
     async with th.open_managed_websocket(
         "ws://x/", heartbeat=th.Heartbeat.ping(), options=options, dial=srv.dial
     ) as ws:
-        await ws.wait_connected()
-        for i in range(1000):
-            await ws.send(f"m{i}")
-        await ws.drain()
+        with trio.fail_after(1.0):  # virtual seconds; the first ping is due at 30.0
+            await ws.wait_connected()
+            for i in range(1000):
+                await ws.send(f"m{i}")
+            await ws.drain()
         assert trio.current_time() == 0.0
         stats = ws.statistics()
     assert stats.messages_out == 1000
