@@ -132,9 +132,33 @@ async def test_full_window_holds_back_writes_until_a_reply_confirms(
         stats = ws.statistics()
         assert stats.messages_out == 10
         assert stats.send_buffered == 90
-        await srv.connections[0].send_message("hb-ok")  # the reply to the first heartbeat
+        await srv.connections[0].send_message("hb-ok")  # answers the probe after m4
         await trio.testing.wait_all_tasks_blocked()
-        assert ws.statistics().messages_out > 10
+        stats = ws.statistics()
+    assert stats.messages_out == 15  # m0..m4 confirmed: five more fit the window
+    assert stats.heartbeats_sent == 5  # at 1.0 ... 5.0; the probes are not counted
+    assert stats.heartbeats_answered == 0  # the echo answered a probe, not one of those
+
+
+async def test_send_waits_and_send_nowait_overflows_while_the_window_is_full(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    srv = MemoryServer(nursery, Recorder(first_reads=None))
+    heartbeat = th.Heartbeat.text("hb", interval=1.0, timeout=100.0, reply="hb-ok")
+    options = th.ConnectionOptions(send_buffer_size=5, unconfirmed_window=10)
+    async with th.open_managed_websocket(
+        "ws://x/", heartbeat=heartbeat, options=options, dial=srv.dial
+    ) as ws:
+        await ws.wait_connected()
+        for i in range(15):
+            await ws.send(f"m{i}")  # 10 written, 5 queued: no wait yet
+        assert trio.current_time() == 0.0
+        with trio.move_on_after(3.0) as waited:
+            await ws.send("m15")  # back-pressure: no reply, no room
+        assert waited.cancelled_caught
+        with pytest.raises(th.SendBufferFull):
+            ws.send_nowait("m15")
+        assert ws.statistics().messages_out == 10
 
 
 async def test_a_probe_confirms_without_waiting_for_the_heartbeat_schedule(

@@ -78,7 +78,8 @@ class Outbox:
         self.in_flight = True
         message = self.items.popleft()
         self._space.unpark()
-        return message, self._pop_writes(1)[0]
+        writes = self._writes
+        return message, writes.pop() if writes else 0
 
     def written(self) -> None:
         """The message last taken was written."""

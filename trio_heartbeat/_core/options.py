@@ -59,7 +59,9 @@ class ConnectionOptions:
       ``server_sent``...) nothing can prove what the peer read, so nothing is
       tracked: a message counts as delivered once written to the socket, there
       is no window, and ``Disconnected.unconfirmed`` is always empty. A peer
-      that never answers heartbeats stalls writing once the window is full.
+      that never answers heartbeats stalls writing once the window is full, and
+      so does an application that stops reading: replies queue behind the
+      messages waiting in a full receive buffer.
     - ``resend_unconfirmed``: when a link dies, re-send its unconfirmed messages
       first on the next link: at-least-once delivery, so the peer may see
       duplicates. Off by default: they are reported in the ``Disconnected``
