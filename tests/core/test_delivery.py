@@ -21,6 +21,9 @@ from tests.core.test_reconnect import drain_events
 
 Message = str | bytes
 
+# A text heartbeat whose reply the peer never sends (unless a test sends it).
+UNANSWERED = th.Heartbeat.text("hb", interval=1.0, timeout=100.0, reply="hb-ok")
+
 
 def connect(
     srv: MemoryServer, options: th.ConnectionOptions, heartbeat: th.Heartbeat
@@ -120,11 +123,8 @@ async def test_full_window_holds_back_writes_until_a_reply_confirms(
     # A peer that reads but does not answer heartbeats (a frozen reply path)
     # gets exactly one window of messages, and the rest wait in the outbox.
     srv = MemoryServer(nursery, Recorder(first_reads=None))
-    heartbeat = th.Heartbeat.text("hb", interval=1.0, timeout=100.0, reply="hb-ok")
     options = th.ConnectionOptions(send_buffer_size=1000, unconfirmed_window=10)
-    async with th.open_managed_websocket(
-        "ws://x/", heartbeat=heartbeat, options=options, dial=srv.dial
-    ) as ws:
+    async with connect(srv, options, UNANSWERED) as ws:
         await ws.wait_connected()
         for i in range(100):
             ws.send_nowait(f"m{i}")
@@ -144,11 +144,8 @@ async def test_send_waits_and_send_nowait_overflows_while_the_window_is_full(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
     srv = MemoryServer(nursery, Recorder(first_reads=None))
-    heartbeat = th.Heartbeat.text("hb", interval=1.0, timeout=100.0, reply="hb-ok")
     options = th.ConnectionOptions(send_buffer_size=5, unconfirmed_window=10)
-    async with th.open_managed_websocket(
-        "ws://x/", heartbeat=heartbeat, options=options, dial=srv.dial
-    ) as ws:
+    async with connect(srv, options, UNANSWERED) as ws:
         await ws.wait_connected()
         for i in range(15):
             await ws.send(f"m{i}")  # 10 written, 5 queued: no wait yet
