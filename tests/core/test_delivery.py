@@ -39,17 +39,22 @@ def connect(
 
 
 class Recorder:
-    """A server whose first connection reads ``first_reads`` messages, stops, then resets."""
+    """A server that records what it reads.
 
-    def __init__(self, first_reads: int | None, stall: float = 0.0) -> None:
-        self.first_reads = first_reads
+    Its first connection (every one, with ``every_link``) reads ``reads``
+    messages (None: all), stops reading for ``stall`` seconds, then resets.
+    """
+
+    def __init__(self, reads: int | None, stall: float = 0.0, *, every_link: bool = False) -> None:
+        self.reads = reads
         self.stall = stall
+        self.every_link = every_link
         self.received: list[list[Message]] = []
 
     async def __call__(self, ws: trio_websocket.WebSocketConnection) -> None:
         mine: list[Message] = []
         self.received.append(mine)
-        limit = self.first_reads if len(self.received) == 1 else None
+        limit = self.reads if self.every_link or len(self.received) == 1 else None
         while limit is None or len(mine) < limit:
             mine.append(await ws.get_message())
         await trio.sleep(self.stall)  # not reading: pings are not answered either
@@ -79,7 +84,7 @@ async def test_ten_thousand_messages_to_a_peer_that_stops_reading_then_resets(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, resend: bool
 ) -> None:
     sent = [f"m{i}" for i in range(10_000)]
-    server = Recorder(first_reads=200, stall=3.0)
+    server = Recorder(200, stall=3.0)
     srv = MemoryServer(nursery, server)
     window = 100
     options = th.ConnectionOptions(
@@ -122,7 +127,7 @@ async def test_full_window_holds_back_writes_until_a_reply_confirms(
 ) -> None:
     # A peer that reads but does not answer heartbeats (a frozen reply path)
     # gets exactly one window of messages, and the rest wait in the outbox.
-    srv = MemoryServer(nursery, Recorder(first_reads=None))
+    srv = MemoryServer(nursery, Recorder(None))
     options = th.ConnectionOptions(send_buffer_size=1000, unconfirmed_window=10)
     async with connect(srv, options, UNANSWERED) as ws:
         await ws.wait_connected()
@@ -143,7 +148,7 @@ async def test_full_window_holds_back_writes_until_a_reply_confirms(
 async def test_send_waits_and_send_nowait_overflows_while_the_window_is_full(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    srv = MemoryServer(nursery, Recorder(first_reads=None))
+    srv = MemoryServer(nursery, Recorder(None))
     options = th.ConnectionOptions(send_buffer_size=5, unconfirmed_window=10)
     async with connect(srv, options, UNANSWERED) as ws:
         await ws.wait_connected()
@@ -162,7 +167,7 @@ async def test_a_probe_confirms_without_waiting_for_the_heartbeat_schedule(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
     # Pings every 30 s, a window of 10: 1,000 messages must not take 100 intervals.
-    server = Recorder(first_reads=None)
+    server = Recorder(None)
     srv = MemoryServer(nursery, server)
     options = th.ConnectionOptions(send_buffer_size=1000, unconfirmed_window=10)
     async with th.open_managed_websocket(
@@ -184,7 +189,7 @@ async def test_a_reply_confirms_what_was_written_before_its_heartbeat(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
     # Fails with a ledger that never confirms (everything reported unconfirmed forever).
-    server = Recorder(first_reads=None)
+    server = Recorder(None)
     srv = MemoryServer(nursery, server)
     options = th.ConnectionOptions(resend_unconfirmed=True)
     async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=2.0)) as ws:
@@ -214,7 +219,7 @@ async def test_heartbeats_without_replies_keep_no_window(
 ) -> None:
     # Nothing can confirm, so nothing is tracked: a message counts as delivered
     # once written, no window holds writes back, and nothing is reported unconfirmed.
-    server = Recorder(first_reads=5, stall=1.0)
+    server = Recorder(5, stall=1.0)
     srv = MemoryServer(nursery, server)
     options = th.ConnectionOptions(
         send_buffer_size=1000, unconfirmed_window=10, resend_unconfirmed=True
@@ -233,50 +238,77 @@ async def test_heartbeats_without_replies_keep_no_window(
     assert server.received[1] == []  # nothing to re-send
 
 
+SENT = [f"m{i}" for i in range(1000)]
+
+
+async def send_to_a_peer_dropping_every_link(
+    nursery: trio.Nursery, *, reads: int, window: int, max_resends: int, seconds: float
+) -> tuple[Recorder, th.ConnectionStatistics, list[th.StateChange]]:
+    """Queue SENT, re-sending on, to a peer that drops each link after ``reads`` messages.
+
+    Pings every 5 s; returns the server, the statistics after ``seconds`` and
+    the state changes.
+    """
+    server = Recorder(reads, every_link=True)
+    srv = MemoryServer(nursery, server)
+    options = th.ConnectionOptions(
+        send_buffer_size=len(SENT),
+        unconfirmed_window=window,
+        resend_unconfirmed=True,
+        max_resends=max_resends,
+    )
+    async with connect(srv, options, th.Heartbeat.ping(interval=5.0, timeout=10.0)) as ws:
+        for message in SENT:
+            ws.send_nowait(message)
+        await trio.sleep(seconds)
+        stats = ws.statistics()
+        events = drain_events(ws)
+    return server, stats, events
+
+
 async def test_resends_are_capped_when_every_link_dies_before_its_first_reply(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    # Each link reads 30 messages and drops before any pong (pings every 5 s):
-    # without a cap, the same first window would be re-sent forever.
-    received: list[list[Message]] = []
-
-    async def drop_after_30(ws: trio_websocket.WebSocketConnection) -> None:
-        mine: list[Message] = []
-        received.append(mine)
-        while len(mine) < 30:
-            mine.append(await ws.get_message())
-
-    srv = MemoryServer(nursery, drop_after_30)
-    sent = [f"m{i}" for i in range(1000)]
-    options = th.ConnectionOptions(
-        send_buffer_size=1000, unconfirmed_window=100, resend_unconfirmed=True, max_resends=2
+    # Each link reads 30 messages and drops before any pong: without a cap,
+    # the same first window would be re-sent forever.
+    server, stats, events = await send_to_a_peer_dropping_every_link(
+        nursery, reads=30, window=100, max_resends=2, seconds=200.0
     )
     abandoned: list[Message] = []
     writes: collections.Counter[Message] = collections.Counter()  # on links that died
-    async with connect(srv, options, th.Heartbeat.ping(interval=5.0, timeout=10.0)) as ws:
-        for message in sent:
-            ws.send_nowait(message)
-        await trio.sleep(200.0)  # about 3 links per window of 33: done by t = 100
-        stats = ws.statistics()
-        for event in drain_events(ws):
-            if isinstance(event, th.Disconnected):
-                writes.update(event.unconfirmed)
-                abandoned.extend(event.abandoned)
+    for event in events:
+        if isinstance(event, th.Disconnected):
+            writes.update(event.unconfirmed)
+            abandoned.extend(event.abandoned)
     # Progress: nothing is left to send; the last link, with fewer than 30
     # messages, stays up and its pong confirmed them.
     assert stats.send_buffered == 0
     assert stats.state == "connected"
-    tail = received[-1]
+    tail = server.received[-1]
     assert 0 < len(tail) < 30
     # Everything before the tail was written max_resends + 1 = 3 times, then
     # abandoned and reported, in order; nothing vanished.
-    assert abandoned + tail == sent
+    assert abandoned + tail == SENT
     assert stats.messages_abandoned == len(abandoned)
     assert all(writes[m] == 3 for m in abandoned)
     assert all(writes[m] < 3 for m in tail)
     assert stats.messages_out == writes.total() + len(tail)
-    delivered = {m for mine in received for m in mine}
-    assert delivered <= set(sent)
+    assert server.all_received <= set(SENT)
+
+
+async def test_probes_confirm_sooner_so_short_links_still_make_progress(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The same kind of peer, dropping after 60 messages but answering pings: the
+    # probe every half window confirms most of each link, so nothing is abandoned.
+    server, stats, events = await send_to_a_peer_dropping_every_link(
+        nursery, reads=60, window=20, max_resends=1, seconds=100.0
+    )
+    assert stats.send_buffered == 0
+    assert stats.messages_abandoned == 0
+    assert [e for e in events if isinstance(e, th.Disconnected) and e.abandoned] == []
+    assert server.all_received == set(SENT)
+    assert stats.messages_out < 2 * len(SENT)
 
 
 async def test_a_confirmed_message_is_never_abandoned(
@@ -284,7 +316,7 @@ async def test_a_confirmed_message_is_never_abandoned(
 ) -> None:
     # The cap counts writes without confirmation: with max_resends=0 and resend on,
     # a message confirmed by a pong is not reported even though the link dies later.
-    server = Recorder(first_reads=None)
+    server = Recorder(None)
     srv = MemoryServer(nursery, server)
     options = th.ConnectionOptions(resend_unconfirmed=True, max_resends=0)
     async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=2.0)) as ws:

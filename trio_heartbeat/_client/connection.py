@@ -209,7 +209,9 @@ class ManagedWebSocket:
 
     async def send(self, message: Message) -> None:
         """Like :meth:`send_nowait`, but while the link is up and the buffer is
-        full, wait for room (back-pressure) instead of overflowing.
+        full, wait for room (back-pressure) instead of overflowing. The buffer
+        also fills while ``options.unconfirmed_window`` messages await a
+        heartbeat reply: nothing is written until one confirms some.
 
         While the link is up and nothing is queued, the message is written in
         the caller's task (no hand-over to the writer task). If the caller is
