@@ -211,8 +211,13 @@ async def test_a_reply_confirms_what_was_written_before_its_heartbeat(
 
 @pytest.mark.parametrize(
     "heartbeat",
-    [th.Heartbeat.disabled(), th.Heartbeat.inbound_traffic(silence_timeout=100.0)],
-    ids=["disabled", "inbound_traffic"],
+    [
+        th.Heartbeat.disabled(),
+        th.Heartbeat.inbound_traffic(silence_timeout=100.0),
+        th.Heartbeat.server_sent(),
+        th.Heartbeat.idle_probe(),
+    ],
+    ids=["disabled", "inbound_traffic", "server_sent", "idle_probe"],
 )
 async def test_heartbeats_without_replies_keep_no_window(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, heartbeat: th.Heartbeat
@@ -335,3 +340,18 @@ async def test_a_confirmed_message_is_never_abandoned(
     assert lost[0].abandoned == ("b", "c", "d")  # max_resends=0: never written twice
     assert stats.messages_abandoned == 3
     assert server.received[1] == []
+
+
+async def test_unconfirmed_messages_of_the_last_link_are_reported_at_close(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    srv = MemoryServer(nursery, Recorder(None))
+    options = th.ConnectionOptions(close_timeout=1.0)
+    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=10.0)) as ws:
+        await ws.wait_connected()
+        await ws.send("a")
+        await trio.sleep(1.5)  # confirmed by the pong to the ping at 1.0
+        await ws.send("b")
+        await ws.send("c")
+    closed = [e for e in drain_events(ws) if isinstance(e, th.Closed)]
+    assert closed == [th.Closed((), ("b", "c"))]
