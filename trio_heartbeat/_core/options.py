@@ -47,8 +47,9 @@ class ConnectionOptions:
       characters) close the connection with code 1009.
     - ``close_timeout``: seconds a graceful close may take before the socket is
       aborted.
-    - ``unconfirmed_window``: messages written to the link that a heartbeat
-      reply has not yet confirmed (the peer may not have read them). None is
+    - ``unconfirmed_window``: at most this many messages written to the link
+      may await a heartbeat reply that confirms them (a reply proves the peer's
+      WebSocket stack read every message before its heartbeat). Nothing is
       forgotten: while the window is full the connection stops writing
       (back-pressure: ``send()`` waits once the send buffer is full too,
       ``send_nowait()`` queues under ``overflow``) until a reply confirms some.
