@@ -34,6 +34,7 @@ from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._client.totals import LinkTotals
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import CodecFactory
+from trio_heartbeat._core.delivery import Unconfirmed
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
@@ -227,7 +228,9 @@ class ManagedWebSocket:
 
     async def send(self, message: Message) -> None:
         """Like :meth:`send_nowait`, but while the link is up and the buffer is
-        full, wait for room (back-pressure) instead of overflowing.
+        full, wait for room (back-pressure) instead of overflowing. The buffer
+        also fills while ``options.unconfirmed_window`` messages await a
+        heartbeat reply: nothing is written until one confirms some.
 
         While the link is up and nothing is queued, the message is written in
         the caller's task (no hand-over to the writer task). If the caller is
@@ -328,12 +331,14 @@ class ManagedWebSocket:
             backoff.attempt_started(trio.current_time())
             error = await self._attempt(attempt)
             was_connected = self._connected_at is not None
-            unconfirmed = self._settle_unconfirmed()
+            unconfirmed, abandoned = self._settle_unconfirmed()
             self._mark_down()
             code, reason = (
                 (error.code, error.reason) if isinstance(error, ConnectionLost) else (None, "")
             )
-            change = Disconnected(error, code, reason, was_connected, unconfirmed, step=self._step)
+            change = Disconnected(
+                error, code, reason, was_connected, unconfirmed, abandoned, step=self._step
+            )
             self._emit(change)
             decision = backoff.failed(trio.current_time(), error)
             if isinstance(decision, StopReconnecting):
@@ -371,19 +376,37 @@ class ManagedWebSocket:
             more,
         )
 
-    def _settle_unconfirmed(self) -> tuple[Message, ...]:
+    def _settle_unconfirmed(self) -> tuple[tuple[Message, ...], tuple[Message, ...]]:
         """Messages written on the lost link that the peer never confirmed.
 
-        With ``options.resend_unconfirmed`` they go back to the front of the
-        outbox (at-least-once); otherwise they are only reported.
+        Returns them and those of them abandoned. With
+        ``options.resend_unconfirmed`` they go back to the front of the outbox
+        (at-least-once), except those already re-sent ``options.max_resends``
+        times: abandoned, counted and logged. Otherwise they are only reported.
         """
+        entries = self._take_unconfirmed()
+        unconfirmed = tuple(message for message, _ in entries)
+        if not entries or not self._options.resend_unconfirmed:
+            return unconfirmed, ()
+        limit = self._options.max_resends + 1  # writes allowed per message
+        again = [(message, writes) for message, writes in entries if writes < limit]
+        abandoned = tuple(message for message, writes in entries if writes >= limit)
+        if again:
+            self._outbox.put_back(
+                tuple(message for message, _ in again), tuple(writes for _, writes in again)
+            )
+        if abandoned:
+            self._totals.counters.messages_abandoned += len(abandoned)
+            logger.warning(
+                "%d unconfirmed message(s) not re-sent: each was written %d times",
+                len(abandoned),
+                limit,
+            )
+        return unconfirmed, abandoned
+
+    def _take_unconfirmed(self) -> tuple[Unconfirmed, ...]:
         ledger = self._session.ledger if self._session is not None else None
-        if ledger is None:
-            return ()
-        unconfirmed = ledger.take_unconfirmed()
-        if unconfirmed and self._options.resend_unconfirmed:
-            self._outbox.put_back(*unconfirmed)
-        return unconfirmed
+        return ledger.take_unconfirmed() if ledger is not None else ()
 
     def _mark_down(self) -> None:
         self._connected_at = None
@@ -503,13 +526,14 @@ class ManagedWebSocket:
 
     def _finish_close(self) -> None:
         undelivered = self._outbox.drain_all()
+        unconfirmed = tuple(message for message, _ in self._take_unconfirmed())
         if self._terminal is None:
             self._terminal = ConnectionClosedError("the managed connection is closed")
             self._inbox.close(self._terminal)
         self._mark_down()
         self._state = ConnectionState.CLOSED
         self._wake_waiters()
-        self._emit(Closed(undelivered))
+        self._emit(Closed(undelivered, unconfirmed))
         if self._events_in is None:
             self._open_events_channel()  # a late reader still gets every change
         assert self._events_in is not None

@@ -23,12 +23,19 @@ Message = str | bytes
 
 
 class Outbox:
-    """Bounded FIFO of outgoing messages."""
+    """Bounded FIFO of outgoing messages.
+
+    Each message knows how many times it was already written (0 for a new one;
+    more for an unconfirmed message put back to be re-sent).
+    """
 
     def __init__(self, capacity: int, overflow: Overflow) -> None:
         self.capacity = capacity
         self.overflow = overflow
         self.items: deque[Message] = deque()
+        # Write counts of the first len(_writes) items, the first item's last
+        # (popped from the end in O(1)); the items after them were never written.
+        self._writes: list[int] = []
         self.dropped = 0
         self.in_flight = False
         self._settled = trio.lowlevel.ParkingLot()
@@ -47,6 +54,7 @@ class Outbox:
             if self.overflow is Overflow.RAISE:
                 raise SendBufferFull(self.capacity)
             self.items.popleft()
+            self._pop_writes(1)
             dropped = 1
             self.dropped += 1
         self.items.append(message)
@@ -56,12 +64,22 @@ class Outbox:
     def full(self) -> bool:
         return len(self.items) >= self.capacity
 
-    def take(self) -> Message:
-        """Remove and return the oldest message for writing (must not be empty)."""
+    def _pop_writes(self, count: int) -> tuple[int, ...]:
+        writes = self._writes
+        if not writes:
+            return (0,) * count
+        return tuple(writes.pop() if writes else 0 for _ in range(count))
+
+    def take(self) -> tuple[Message, int]:
+        """Remove the oldest message for writing (must not be empty).
+
+        Returns it and how many times it was already written.
+        """
         self.in_flight = True
         message = self.items.popleft()
         self._space.unpark()
-        return message
+        writes = self._writes
+        return message, writes.pop() if writes else 0
 
     def written(self) -> None:
         """The message last taken was written."""
@@ -69,21 +87,29 @@ class Outbox:
         if not self.items:
             self._settled.unpark_all()
 
-    def take_batch(self, limit: int) -> tuple[Message, ...]:
-        """Remove and return up to ``limit`` of the oldest messages (at least one)."""
+    def take_batch(self, limit: int) -> tuple[tuple[Message, ...], tuple[int, ...]]:
+        """Remove up to ``limit`` of the oldest messages (at least one).
+
+        Returns them and how many times each was already written.
+        """
         self.in_flight = True
         count = min(limit, len(self.items))
         batch = tuple(self.items.popleft() for _ in range(count))
         self._space.unpark_all()
-        return batch
+        return batch, self._pop_writes(count)
 
-    def put_back(self, *messages: Message) -> None:
+    def put_back(self, messages: tuple[Message, ...], writes: tuple[int, ...] = ()) -> None:
         """Messages taken but perhaps not delivered: they go out first next time, in order.
 
-        May exceed ``capacity``: a returned message is never dropped.
+        ``writes``: how many times each was already written (default: never).
+        May exceed ``capacity``: a returned message is not dropped by the
+        overflow check of the put-back itself.
         """
         self.in_flight = False
         self.items.extendleft(reversed(messages))
+        if self._writes or any(writes):
+            # The put-back messages become the front: their counts go last.
+            self._writes.extend(reversed(writes or (0,) * len(messages)))
 
     async def wait_not_full(self) -> None:
         """Return once there is room for one more message."""
@@ -99,6 +125,7 @@ class Outbox:
         """Remove and return everything (for reporting undelivered messages)."""
         items = tuple(self.items)
         self.items.clear()
+        self._writes.clear()
         self._settled.unpark_all()
         self._space.unpark_all()
         return items

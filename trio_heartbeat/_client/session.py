@@ -23,7 +23,7 @@ from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.queues import Inbox, Outbox
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import Codec
-from trio_heartbeat._core.delivery import DeliveryLedger
+from trio_heartbeat._core.delivery import DeliveryLedger, confirms_delivery
 from trio_heartbeat._core.events import MessagesDropped, StateChange
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.liveness import Liveness
@@ -49,18 +49,20 @@ _NO_STACK: AbstractAsyncContextManager[None] = nullcontext()
 class Counters:
     """Message counters of a managed connection, over all its links."""
 
-    __slots__ = ("messages_in", "messages_out", "protocol_errors")
+    __slots__ = ("messages_abandoned", "messages_in", "messages_out", "protocol_errors")
 
     def __init__(self) -> None:
         self.messages_in = 0
         self.messages_out = 0
         self.protocol_errors = 0
+        self.messages_abandoned = 0
 
 
 class LinkSession:
     """One open link and its tasks. Create, then ``await run(...)`` (never returns)."""
 
     __slots__ = (
+        "_beats",
         "_bucket",
         "_counters",
         "_emit",
@@ -69,6 +71,7 @@ class LinkSession:
         "_options",
         "_outbox",
         "_reply_window",
+        "_room",
         "_sleep_until",
         "_start_writer",
         "_tasks_scope",
@@ -98,10 +101,12 @@ class LinkSession:
         self.link = link
         self.liveness = Liveness(heartbeat, connected_at=now)
         self.codec = codec
-        confirms = heartbeat.uses_ping_frames or (
-            heartbeat.interval is not None and heartbeat.reply is not None
+        self.ledger = (
+            DeliveryLedger(options.unconfirmed_window) if confirms_delivery(heartbeat) else None
         )
-        self.ledger = DeliveryLedger(options.send_buffer_size) if confirms else None
+        # Set while the writer waits for a reply to make room in the ledger.
+        self._room: trio.Event | None = None
+        self._beats = 0  # heartbeats sent on this link (scheduled and probes)
         self.end_error: BaseException | None = None
         self._heartbeat = heartbeat
         self._options = options
@@ -173,20 +178,24 @@ class LinkSession:
         no writer task (memory per connection matters at 10,000 of them).
         """
         start = self._start_writer
-        if start is not None and not self._writer_running and self._outbox.items:
-            self._writer_running = True
-            start()
+        if start is not None and not self._writer_running:
+            ledger = self.ledger
+            if self._outbox.items or (ledger is not None and ledger.wants_probe()):
+                self._writer_running = True
+                start()
 
     @property
     def can_send_now(self) -> bool:
         """True when a message may be written in the caller's task, in order."""
-        outbox = self._outbox
+        outbox, ledger = self._outbox, self.ledger
         return (
             self._start_writer is not None
             and self.codec is None
             and self._bucket is None
             and not outbox.items
             and not outbox.in_flight
+            and not self._writer_running
+            and (ledger is None or ledger.room > 0)
         )
 
     async def send_now(self, message: Message) -> None:
@@ -196,20 +205,26 @@ class LinkSession:
         try:
             await self.link.send(message)
         except ConnectionLost:
-            outbox.put_back(message)  # goes out after the reconnect
+            outbox.put_back((message,))  # goes out after the reconnect
             return
         except BaseException:
             # Cancelled mid-write: part of the frame may be on the wire, so the
             # link cannot be trusted any more. Drop it; the message goes out
             # again after the reconnect.
-            outbox.put_back(message)
+            outbox.put_back((message,))
             with trio.CancelScope(shield=True):
                 await self.link.abort()
             raise
         outbox.written()
+        self._record_written((message,), (0,))
+        self.ensure_writer()  # a probe may be due (sent by the writer)
+
+    def _record_written(self, batch: tuple[Message, ...], writes: tuple[int, ...]) -> None:
+        """``batch`` was written; ``writes``: how often each was written before."""
         if self.ledger is not None:
-            self.ledger.written(message)
-        self._counters.messages_out += 1
+            for message, before in zip(batch, writes, strict=True):
+                self.ledger.written(message, before + 1)
+        self._counters.messages_out += len(batch)
 
     async def _writer(self, link: Link) -> None:
         """Write queued application messages in order, at the configured pace."""
@@ -221,8 +236,16 @@ class LinkSession:
             self._writer_running = False
 
     async def _write_queued(self, link: Link) -> None:
-        outbox, bucket, codec = self._outbox, self._bucket, self.codec
-        while outbox.items:
+        outbox, bucket, codec, ledger = self._outbox, self._bucket, self.codec, self.ledger
+        while True:
+            if ledger is not None:
+                if ledger.wants_probe():
+                    await self._send_heartbeat(probe=True)
+                if outbox.items and not ledger.room:
+                    await self._wait_for_room()
+                    continue
+            if not outbox.items:
+                return
             if bucket is not None:
                 wait = bucket.wait_time(trio.current_time())
                 if wait > 0:
@@ -230,10 +253,15 @@ class LinkSession:
                     continue
                 bucket.take(trio.current_time())
             if codec is None:
-                batch: tuple[Message, ...] = (outbox.take(),)
-                frame = batch[0]
+                message, written = outbox.take()
+                batch: tuple[Message, ...] = (message,)
+                writes: tuple[int, ...] = (written,)
+                frame = message
             else:
-                batch = outbox.take_batch(self._options.send_batch_size)
+                limit = self._options.send_batch_size
+                batch, writes = outbox.take_batch(
+                    limit if ledger is None else min(limit, ledger.room)
+                )
                 try:
                     frame = codec.encode(batch)
                 except Exception as exc:
@@ -247,13 +275,22 @@ class LinkSession:
             try:
                 await link.send(frame)
             except BaseException:
-                outbox.put_back(*batch)
+                outbox.put_back(batch, writes)
                 raise
             outbox.written()
-            if self.ledger is not None:
-                for message in batch:
-                    self.ledger.written(message)
-            self._counters.messages_out += len(batch)
+            self._record_written(batch, writes)
+
+    async def _wait_for_room(self) -> None:
+        """Wait until a heartbeat reply confirms messages (the window is full)."""
+        self._room = room = trio.Event()
+        await room.wait()
+
+    def _confirmed(self) -> None:
+        """A reply confirmed messages: wake the writer if it waits for room."""
+        room = self._room
+        if room is not None and self.ledger is not None and self.ledger.room:
+            self._room = None
+            room.set()
 
     # -- receiving -------------------------------------------------------------
 
@@ -266,9 +303,12 @@ class LinkSession:
             while True:
                 message = await link.receive()
                 if reply is not None and message == reply:
-                    liveness.observe_reply(trio.current_time())
-                    if self.ledger is not None:
-                        self.ledger.reply()
+                    # An echo of a probe proves life but answers none of the scheduled beats.
+                    if self.ledger is None or self.ledger.reply():
+                        liveness.observe_reply(trio.current_time())
+                    else:
+                        liveness.observe_heartbeat(trio.current_time())
+                    self._confirmed()
                     self._rearm_watchdog()
                     continue
                 if server_payload is not None and message == server_payload:
@@ -298,6 +338,7 @@ class LinkSession:
         self.liveness.observe_reply(trio.current_time(), token)
         if self.ledger is not None:
             self.ledger.reply(token)
+            self._confirmed()
         self._rearm_watchdog()
 
     # -- heartbeats and the deadline -------------------------------------------
@@ -305,11 +346,9 @@ class LinkSession:
     async def _heartbeats(self) -> None:
         """Send a client heartbeat whenever the liveness machine says one is due."""
         try:
-            hb, link, liveness = self._heartbeat, self.link, self.liveness
-            interval = hb.interval
+            liveness, stream = self.liveness, self.link.stream
+            interval = self._heartbeat.interval
             assert interval is not None
-            stream = link.stream
-            count = 0
             while True:
                 liveness.observe_traffic(stream.last_receive)
                 now = trio.current_time()
@@ -318,21 +357,33 @@ class LinkSession:
                     # Never sleep past one interval: in idle mode the due time can come closer.
                     await self._sleep_until(min(due, now + interval))
                     continue
-                count += 1
-                if hb.payload is None:
-                    token = count.to_bytes(8, "big")
-                    liveness.heartbeat_sent(now, token)
-                    if self.ledger is not None:
-                        self.ledger.heartbeat_written(token)
-                    await link.send_ping(token, self._reply_window)
-                else:
-                    liveness.heartbeat_sent(now)
-                    if self.ledger is not None and hb.reply is not None:
-                        self.ledger.heartbeat_written(count)
-                    await link.send(hb.payload)
+                await self._send_heartbeat(probe=False)
                 self._rearm_watchdog()
         except Exception as exc:
             self._record_end(exc)
+
+    async def _send_heartbeat(self, *, probe: bool) -> None:
+        """Send one client heartbeat; a ``probe`` only asks the ledger's confirmation.
+
+        A probe is outside the schedule: the liveness machine does not see it
+        (its reply still proves life).
+        """
+        hb, link, liveness, ledger = self._heartbeat, self.link, self.liveness, self.ledger
+        self._beats += 1
+        now = trio.current_time()
+        if hb.payload is None:
+            token = self._beats.to_bytes(8, "big")
+            if not probe:
+                liveness.heartbeat_sent(now, token)
+            if ledger is not None:
+                ledger.heartbeat_written(token, probe=probe)
+            await link.send_ping(token, self._reply_window)
+        else:
+            if not probe:
+                liveness.heartbeat_sent(now)
+            if ledger is not None and hb.reply is not None:
+                ledger.heartbeat_written(self._beats, probe=probe)
+            await link.send(hb.payload)
 
     def set_silence_timeout(self, seconds: float) -> None:
         """Change this link's silence bound (see ``LiveLink.set_silence_timeout``)."""

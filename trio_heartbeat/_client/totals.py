@@ -91,4 +91,5 @@ class LinkTotals:
             messages_dropped=messages_dropped,
             protocol_errors=self.counters.protocol_errors,
             send_buffered=send_buffered,
+            messages_abandoned=self.counters.messages_abandoned,
         )

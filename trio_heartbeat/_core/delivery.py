@@ -5,69 +5,118 @@ heartbeat reply (pong, or an echoed application heartbeat) to a heartbeat
 written after message ``m`` proves the peer read ``m``. Messages written since
 the last such proof are *unconfirmed*: when the link dies they may or may not
 have arrived, and the connection reports them (or re-sends them, if asked).
+
+Nothing is forgotten: the ledger holds every unconfirmed message until a reply
+confirms it or the link ends. Memory is bounded by a window instead: while
+``window`` messages are unconfirmed the writer must stop (:attr:`room` is 0),
+and once half a window was written since the last heartbeat, :meth:`wants_probe`
+asks for an extra heartbeat (a *probe*) so that confirmation comes sooner than
+the heartbeat schedule.
+
+Only heartbeats that get a reply can confirm anything (:func:`confirms_delivery`);
+with other styles no ledger is kept (see ``ConnectionOptions.unconfirmed_window``).
 """
 
 from __future__ import annotations
 
-__all__ = ["DeliveryLedger"]
+import bisect
+
+from trio_heartbeat._core.heartbeat import Heartbeat
+
+__all__ = ["DeliveryLedger", "Unconfirmed", "confirms_delivery"]
 
 Message = str | bytes
+#: An unconfirmed message and how many times it was written (1: once).
+Unconfirmed = tuple[Message, int]
+
+
+def confirms_delivery(heartbeat: Heartbeat) -> bool:
+    """True when ``heartbeat`` gets replies, which prove what the peer read."""
+    return heartbeat.uses_ping_frames or (
+        heartbeat.interval is not None and heartbeat.reply is not None
+    )
 
 
 class DeliveryLedger:
-    """Unconfirmed written messages, at most ``capacity`` of them.
+    """The unconfirmed written messages of one link, at most ``window`` of them."""
 
-    When more than ``capacity`` are unconfirmed the oldest leave the window and
-    count in ``overflowed`` (they are then presumed delivered).
-    """
+    __slots__ = ("_heartbeats", "_probe_at", "_seq", "_seqs", "_unconfirmed", "window")
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        # Lists, not deques: they stay short, and an empty deque costs 0.6 KiB
-        # per connection.
-        self._unconfirmed: list[tuple[int, Message]] = []
-        self._heartbeats: list[tuple[object, int]] = []
+    def __init__(self, window: int) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window!r}")
+        self.window = window
+        # Lists, not deques: an empty deque costs 0.6 KiB per connection, and a
+        # confirmation removes a prefix in one slice deletion.
+        self._seqs: list[int] = []
+        self._unconfirmed: list[Unconfirmed] = []
+        # Heartbeats awaiting their reply: (token, last seq written before it, probe?).
+        self._heartbeats: list[tuple[object, int, bool]] = []
         self._seq = 0
-        self.overflowed = 0
+        # A probe is wanted once this seq was written without a heartbeat after it.
+        self._probe_at = max(1, window // 2)
 
-    def written(self, message: Message) -> None:
-        """``message`` was written to the link."""
+    def __len__(self) -> int:
+        return len(self._unconfirmed)
+
+    @property
+    def room(self) -> int:
+        """How many more messages may be written before a reply must confirm some."""
+        return self.window - len(self._unconfirmed)
+
+    def written(self, message: Message, writes: int = 1) -> None:
+        """``message`` was written to the link (``writes``: times so far, this one included).
+
+        Raises ``ValueError`` when the window is full: the writer must wait for
+        :attr:`room` instead of writing.
+        """
+        if len(self._unconfirmed) >= self.window:
+            raise ValueError("the unconfirmed window is full: wait for a heartbeat reply")
         self._seq += 1
-        self._unconfirmed.append((self._seq, message))
-        if len(self._unconfirmed) > self.capacity:
-            del self._unconfirmed[0]
-            self.overflowed += 1
+        self._seqs.append(self._seq)
+        self._unconfirmed.append((message, writes))
 
-    def heartbeat_written(self, token: object) -> None:
-        """A heartbeat that expects a reply is (about to be) written."""
-        self._heartbeats.append((token, self._seq))
+    def wants_probe(self) -> bool:
+        """True when half a window was written since the last heartbeat went out."""
+        return self._seq >= self._probe_at
 
-    def reply(self, token: object = None) -> None:
-        """The reply to heartbeat ``token`` (None: the oldest) arrived."""
+    def heartbeat_written(self, token: object, *, probe: bool = False) -> None:
+        """A heartbeat that expects a reply is (about to be) written.
+
+        ``probe``: an extra heartbeat sent for :meth:`wants_probe`, outside the
+        heartbeat schedule.
+        """
+        self._heartbeats.append((token, self._seq, probe))
+        self._probe_at = self._seq + max(1, self.window // 2)
+
+    def reply(self, token: object = None) -> bool:
+        """The reply to heartbeat ``token`` (None: the oldest) arrived.
+
+        Confirms every message written before that heartbeat. Returns False
+        when the reply answered a probe (the heartbeat schedule should not count
+        it as the reply to one of its own heartbeats), else True.
+        """
         beats = self._heartbeats
         if not beats:
-            return
-        if token is None:
-            upto = 0
-        else:
-            for upto, (hb_token, _) in enumerate(beats):  # noqa: B007
+            return True
+        upto = 0
+        if token is not None:
+            for upto, (hb_token, _, _) in enumerate(beats):  # noqa: B007
                 if hb_token == token:
                     break
             else:
-                return
-        confirmed = beats[upto][1]
+                return True
+        _, confirmed, probe = beats[upto]
         del beats[: upto + 1]
-        done = 0
-        for done, (seq, _) in enumerate(self._unconfirmed):  # noqa: B007
-            if seq > confirmed:
-                break
-        else:
-            done = len(self._unconfirmed)
+        done = bisect.bisect_right(self._seqs, confirmed)
+        del self._seqs[:done]
         del self._unconfirmed[:done]
+        return not probe
 
-    def take_unconfirmed(self) -> tuple[Message, ...]:
-        """Remove and return the unconfirmed messages, oldest first."""
-        messages = tuple(message for _, message in self._unconfirmed)
+    def take_unconfirmed(self) -> tuple[Unconfirmed, ...]:
+        """Remove and return the unconfirmed messages, oldest first, with their write counts."""
+        messages = tuple(self._unconfirmed)
         self._unconfirmed.clear()
+        self._seqs.clear()
         self._heartbeats.clear()
         return messages

@@ -83,9 +83,11 @@ class Disconnected:
     failed attempt. ``unconfirmed`` are the messages written on this link after
     the last heartbeat reply, which the peer may never have read (re-sent when
     ``ConnectionOptions.resend_unconfirmed`` is set; always empty for heartbeat
-    styles without replies, which cannot confirm anything). ``step`` names what
-    failed (default: ``LINK`` when it was connected, else ``CONNECT``);
-    :attr:`summary` says it in words, with the exception type.
+    styles without replies, which cannot confirm anything). ``abandoned`` are
+    those of them that will not be re-sent: each was already re-sent
+    ``ConnectionOptions.max_resends`` times without a confirmation. ``step``
+    names what failed (default: ``LINK`` when it was connected, else
+    ``CONNECT``); :attr:`summary` says it in words, with the exception type.
     """
 
     state: ClassVar[ConnectionState | None] = None
@@ -94,6 +96,7 @@ class Disconnected:
     reason: str
     was_connected: bool
     unconfirmed: tuple[str | bytes, ...] = ()
+    abandoned: tuple[str | bytes, ...] = ()
     step: Step = attrs.field(
         kw_only=True,
         default=attrs.Factory(
@@ -138,11 +141,16 @@ class MessagesDropped:
 
 @attrs.frozen
 class Closed:
-    """The managed connection closed; ``undelivered`` were still buffered."""
+    """The managed connection closed; ``undelivered`` were still buffered.
+
+    ``unconfirmed``: messages written on the last link after its last heartbeat
+    reply (see ``Disconnected.unconfirmed``); the peer may not have read them.
+    """
 
     state: ClassVar[ConnectionState | None] = ConnectionState.CLOSED
 
     undelivered: tuple[str | bytes, ...]
+    unconfirmed: tuple[str | bytes, ...] = ()
 
 
 StateChange = (
@@ -157,6 +165,8 @@ class ConnectionStatistics:
     ``rtt_last``/``rtt_smoothed`` come from heartbeat replies (None until one
     arrives). ``uptime`` is how long the current link has been up (0.0 when
     down). Byte counts are on the wire (frames included), over all links.
+    ``messages_abandoned``: unconfirmed messages not re-sent again after
+    ``max_resends`` re-sends (see ``Disconnected.abandoned``).
     """
 
     state: ConnectionState
@@ -176,3 +186,4 @@ class ConnectionStatistics:
     messages_dropped: int
     protocol_errors: int
     send_buffered: int
+    messages_abandoned: int = 0

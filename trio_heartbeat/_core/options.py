@@ -79,10 +79,32 @@ class ConnectionOptions:
       (dial, TLS and HTTP upgrade together); else it fails with ``ConnectTimeout``.
     - ``close_timeout``: seconds a graceful close may take before the socket is
       aborted.
-    - ``resend_unconfirmed``: when a link dies, re-send the messages written
-      after the last heartbeat reply (the peer may not have read them):
-      at-least-once delivery, so the peer may see duplicates. Off by default:
-      they are reported in the ``Disconnected`` state change instead.
+    - ``unconfirmed_window``: at most this many messages written to the link
+      may await a heartbeat reply that confirms them (a reply proves the peer's
+      WebSocket stack read every message before its heartbeat). Nothing is
+      forgotten: while the window is full the connection stops writing
+      (back-pressure: ``send()`` waits once the send buffer is full too,
+      ``send_nowait()`` queues under ``overflow``) until a reply confirms some.
+      Once half a window was written since the last heartbeat, an extra
+      heartbeat goes out at once to ask for that confirmation. Only heartbeats
+      with replies confirm (ping frames, or ``payload`` with ``reply``); with
+      any other style (``Heartbeat.disabled()``, ``inbound_traffic``,
+      ``server_sent``...) nothing can prove what the peer read, so nothing is
+      tracked: a message counts as delivered once written to the socket, there
+      is no window, and ``Disconnected.unconfirmed`` is always empty. A peer
+      that never answers heartbeats stalls writing once the window is full, and
+      so does an application that stops reading: replies queue behind the
+      messages waiting in a full receive buffer.
+    - ``resend_unconfirmed``: when a link dies, re-send its unconfirmed messages
+      first on the next link: at-least-once delivery, so the peer may see
+      duplicates. Off by default: they are reported in the ``Disconnected``
+      state change instead. Nothing to re-send with heartbeats without replies.
+    - ``max_resends``: with ``resend_unconfirmed``, a message is re-sent at most
+      this many times (written at most ``max_resends + 1`` times); one still
+      unconfirmed after that is not re-sent again but reported in
+      ``Disconnected.abandoned`` and counted in ``statistics().messages_abandoned``.
+      This guarantees progress when every link dies before its first reply
+      (otherwise the same window would be re-sent forever).
     - ``send_batch_size``: with a codec that batches (SockJS arrays), up to this
       many queued messages go out as one WebSocket message, order kept.
     - ``transport``: the protocol engine (see :class:`Transport`).
@@ -97,7 +119,9 @@ class ConnectionOptions:
     max_message_size: int = attrs.field(default=1024 * 1024, validator=_pos_int)
     connect_timeout: float = attrs.field(default=10.0, validator=_pos)
     close_timeout: float = attrs.field(default=5.0, validator=_pos)
+    unconfirmed_window: int = attrs.field(default=1024, validator=_pos_int)
     resend_unconfirmed: bool = attrs.field(default=False, validator=v.instance_of(bool))
+    max_resends: int = attrs.field(default=3, validator=v.number(ge=0, integer=True))
     send_batch_size: int = attrs.field(default=1, validator=_pos_int)
     send_rate: float | None = attrs.field(default=None, validator=v.optional(_pos))
     send_burst: int = attrs.field(default=1, validator=_pos_int)
