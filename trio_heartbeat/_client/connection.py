@@ -20,7 +20,7 @@ import functools
 import logging
 import math
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import NoReturn
 
@@ -28,10 +28,18 @@ import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
+from trio_heartbeat._client.plan import choose_endpoint
 from trio_heartbeat._client.queues import Inbox, Outbox
 from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._client.totals import LinkTotals
 from trio_heartbeat._core.codec import CodecFactory
+from trio_heartbeat._core.endpoint import (
+    ConnectPlan,
+    Endpoint,
+    EndpointFactory,
+    Outcome,
+    redact_url,
+)
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
@@ -52,8 +60,6 @@ from trio_heartbeat._transport.links import (
     Link,
     first_error,
     open_link,
-    parse_url,
-    tcp_dialer,
     translate_error,
 )
 from trio_heartbeat.errors import (
@@ -74,6 +80,9 @@ __all__ = [
 logger = logging.getLogger("trio_heartbeat")
 
 Message = str | bytes
+ConnectTarget = str | Endpoint | Sequence[str | Endpoint] | EndpointFactory
+"""Where to connect: a URL, an Endpoint, several of them (tried in turn), or a
+factory called before every attempt (see :class:`AttemptContext`)."""
 
 
 class ManagedWebSocket:
@@ -92,6 +101,7 @@ class ManagedWebSocket:
         "_connected",
         "_connected_at",
         "_dial",
+        "_endpoint",
         "_events_early",
         "_events_in",
         "_events_out",
@@ -100,19 +110,19 @@ class ManagedWebSocket:
         "_on_connect",
         "_options",
         "_outbox",
+        "_plan",
         "_policy",
+        "_previous",
         "_session",
         "_state",
         "_supervisor_scope",
-        "_target",
         "_terminal",
         "_totals",
-        "url",
     )
 
     def __init__(
         self,
-        url: str,
+        url: ConnectTarget,
         *,
         heartbeat: Heartbeat,
         reconnect: ReconnectPolicy,
@@ -138,13 +148,16 @@ class ManagedWebSocket:
         if heartbeat_clock is not None and not isinstance(heartbeat_clock, HeartbeatClock):
             raise UsageError("heartbeat_clock must come from open_heartbeat_clock()")
         self._clock = heartbeat_clock
-        self.url = url
-        self._target = parse_url(url)
+        self._plan = ConnectPlan.from_target(url)
+        self._endpoint: Endpoint | None = self._plan.endpoints[0] if self._plan.endpoints else None
+        self._previous: Outcome | None = None
         self._heartbeat = heartbeat
         self._policy = reconnect
         self._options = options
         self._on_connect = on_connect
-        self._dial = dial or tcp_dialer(self._target, options.ssl_context)
+        if dial is not None and not callable(dial):
+            raise UsageError("dial must be an async callable returning a stream")
+        self._dial = dial
         self._backoff = Backoff(reconnect, rng)
         self._outbox = Outbox(options.send_buffer_size, options.overflow)
         self._inbox = Inbox(options.receive_buffer_size)
@@ -165,6 +178,16 @@ class ManagedWebSocket:
         self._totals = LinkTotals()
 
     # -- the application's side ------------------------------------------------
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """The endpoint of the current (or last) attempt; None before a factory's first answer."""
+        return self._endpoint
+
+    @property
+    def url(self) -> str:
+        """The URL of :attr:`endpoint` ("" before a factory's first answer)."""
+        return self._endpoint.url if self._endpoint is not None else ""
 
     @property
     def state(self) -> str:
@@ -305,7 +328,6 @@ class ManagedWebSocket:
         while True:
             attempt = backoff.next_attempt
             self._state = "connecting"
-            self._emit(Connecting(attempt))
             backoff.attempt_started(trio.current_time())
             error = await self._attempt(attempt)
             was_connected = self._connected_at is not None
@@ -316,6 +338,7 @@ class ManagedWebSocket:
             )
             self._emit(Disconnected(error, code, reason, was_connected, unconfirmed))
             logger.info("link %s: %s", "lost" if was_connected else "attempt failed", error)
+            self._previous = Outcome(self._previous_index(), error, was_connected)
             decision = backoff.failed(trio.current_time(), error)
             if isinstance(decision, GiveUp):
                 undelivered = self._outbox.drain_all()
@@ -384,14 +407,43 @@ class ManagedWebSocket:
     def _session_error(self) -> BaseException | None:
         return self._session.end_error if self._session is not None else None
 
+    def _previous_index(self) -> int | None:
+        if self._endpoint is None or self._plan.factory is not None:
+            return None
+        return self._plan.endpoints.index(self._endpoint)
+
+    async def _choose_endpoint(self, attempt: int) -> Endpoint:
+        """Ask the plan; emit ``Connecting`` (with the endpoint, None if the plan failed)."""
+        backoff, now = self._backoff, trio.current_time()
+        started = backoff.outage_started_at
+        endpoint: Endpoint | None = None
+        try:
+            _, endpoint = await choose_endpoint(
+                self._plan,
+                self._previous,
+                attempt=attempt,
+                total_attempts=backoff.attempts,
+                outage_elapsed=now - started if started is not None else 0.0,
+                timeout=self._policy.connect_timeout,
+            )
+            self._endpoint = endpoint
+        finally:
+            self._emit(Connecting(attempt, endpoint))
+        return endpoint
+
     async def _open_and_run(self, nursery: trio.Nursery | None, attempt: int) -> None:
         link: Link | None = None
         try:
             with trio.CancelScope() as self._attempt_scope:
                 if self._closing:
                     self._attempt_scope.cancel()
+                endpoint = await self._choose_endpoint(attempt)
                 link = await open_link(
-                    nursery, self._target, self._dial, self._options, self._policy.connect_timeout
+                    nursery,
+                    endpoint,
+                    self._options,
+                    self._policy.connect_timeout,
+                    dial=self._dial,
                 )
                 await self._run_link(link, attempt)
         finally:
@@ -440,8 +492,8 @@ class ManagedWebSocket:
         self._backoff.connected(self._connected_at)
         self._state = "connected"
         self._wake_waiters()
-        self._emit(Connected(attempt, link.subprotocol))
-        logger.info("connected to %s (attempt %d)", self._target.host, attempt)
+        self._emit(Connected(attempt, link.subprotocol, self._endpoint))
+        logger.info("connected to %s (attempt %d)", redact_url(self.url), attempt)
 
     # -- shutdown --------------------------------------------------------------
 
@@ -479,7 +531,7 @@ def _collapse(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 @asynccontextmanager
 async def open_managed_websocket(
-    url: str,
+    url: ConnectTarget,
     *,
     heartbeat: Heartbeat | None = None,
     reconnect: ReconnectPolicy | None = None,
@@ -492,14 +544,23 @@ async def open_managed_websocket(
 ) -> AsyncIterator[ManagedWebSocket]:
     """Open a self-healing WebSocket connection to ``url`` for the block's duration.
 
+    - ``url``: a ``ws://``/``wss://`` URL; an :class:`Endpoint` (URL plus extra
+      headers, subprotocols, TLS context, proxy); a list of them, tried in turn
+      after failures (the one that works is kept); or a callable, sync or
+      async, called before every attempt with an :class:`AttemptContext` and
+      returning an Endpoint or a URL (fresh tokens, session ids). A
+      ``HeartbeatError`` it raises is classified by the policy (e.g. a 401
+      stops); any other exception fails the attempt, which is retried.
+
     - ``heartbeat``: how liveness is proven (default ``Heartbeat.ping()``:
       RFC 6455 ping every 30 s, dead after 10 s without a pong or traffic).
     - ``reconnect``: backoff, limits and the close-code table.
     - ``options``: buffers, limits, close timeout, send rate, TLS, headers.
     - ``on_connect``: runs on every (re)connect before buffered messages flush;
       its failure fails the attempt.
-    - ``dial``: opens the byte stream (default TCP/TLS to the URL); the test kit
-      passes in-memory streams here.
+    - ``dial``: opens the byte stream, replacing the whole dial step (default:
+      TCP, proxy and TLS for each endpoint); the test kit passes in-memory
+      streams here.
     - ``rng``: the random source for jitter (seed it in tests).
     - ``heartbeat_clock``: a shared :class:`HeartbeatClock` (see
       :func:`open_heartbeat_clock`) that times the heartbeats of many
@@ -511,6 +572,9 @@ async def open_managed_websocket(
     (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
     task and timer and closes the socket within ``options.close_timeout``.
     Raises :class:`UsageError` for a bad URL or argument, before any I/O.
+    Proxies: ``options.proxy``, an endpoint's ``proxy``, else the environment
+    (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``, switched off by
+    ``options.proxy_from_environment=False``).
     """
     conn = ManagedWebSocket(
         url,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from trio_heartbeat._core.endpoint import Endpoint
+
 __all__ = [
     "Closed",
     "Connected",
@@ -19,17 +21,25 @@ __all__ = [
 
 @attrs.frozen
 class Connecting:
-    """Connection attempt number ``attempt`` (1-based within the current outage) begins."""
+    """Connection attempt number ``attempt`` (1-based within the current outage) begins.
+
+    ``endpoint`` is where it goes (None when the connect plan's factory failed).
+    """
 
     attempt: int
+    endpoint: Endpoint | None = None
 
 
 @attrs.frozen
 class Connected:
-    """The link is up and the on-connect step succeeded; buffered messages flush next."""
+    """The link is up and the on-connect step succeeded; buffered messages flush next.
+
+    ``endpoint`` is the one connected to.
+    """
 
     attempt: int
     subprotocol: str | None = None
+    endpoint: Endpoint | None = None
 
 
 @attrs.frozen

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 import ssl
+from collections.abc import Iterable
 
 import attrs
 from attrs import validators as v
+
+from trio_heartbeat._core.endpoint import check_proxy_url, redact_url
 
 __all__ = ["ConnectionOptions", "Overflow", "Transport"]
 
@@ -26,6 +29,14 @@ class Transport(enum.Enum):
 
 
 _pos_int = [v.instance_of(int), v.gt(0)]
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _pairs(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(value)
 
 
 def _pos(inst: object, attr: attrs.Attribute[float], value: object) -> None:
@@ -54,6 +65,11 @@ class ConnectionOptions:
     - ``send_batch_size``: with a codec that batches (SockJS arrays), up to this
       many queued messages go out as one WebSocket message, order kept.
     - ``transport``: the protocol engine (see :class:`Transport`).
+    - ``proxy``: the proxy every endpoint goes through unless it names its own
+      (``http://``, ``https://``, ``socks5://``, ``socks5h://``; SOCKS needs the
+      ``socks`` extra). None: detect it from the environment (``HTTPS_PROXY``,
+      ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) unless
+      ``proxy_from_environment`` is False.
     - ``send_rate``: at most this many application messages per second (None:
       unlimited), ``send_burst`` of them at once. Delays, never drops; never
       applies to heartbeats or to the on-connect step.
@@ -69,11 +85,19 @@ class ConnectionOptions:
     send_rate: float | None = attrs.field(default=None, validator=v.optional(_pos))
     send_burst: int = attrs.field(default=1, validator=_pos_int)
     subprotocols: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=v.deep_iterable(v.instance_of(str))
+        default=(), converter=_strings, validator=v.deep_iterable(v.instance_of(str))
     )
-    extra_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tuple)
+    extra_headers: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), converter=_pairs, repr=lambda pairs: f"<{len(pairs)} header(s): hidden>"
+    )
     ssl_context: ssl.SSLContext | None = attrs.field(
         default=None, validator=v.optional(v.instance_of(ssl.SSLContext))
     )
     read_size: int = attrs.field(default=64 * 1024, validator=_pos_int)
     transport: Transport = attrs.field(default=Transport.DIRECT, validator=v.instance_of(Transport))
+    proxy: str | None = attrs.field(
+        default=None,
+        validator=check_proxy_url,
+        repr=lambda url: "None" if url is None else repr(redact_url(url)),
+    )
+    proxy_from_environment: bool = attrs.field(default=True, validator=v.instance_of(bool))

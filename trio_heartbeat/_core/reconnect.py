@@ -222,6 +222,11 @@ class Backoff:
         self.attempts = 0  # connection attempts made in all
 
     @property
+    def outage_started_at(self) -> float | None:
+        """When the current outage began (None before the first attempt)."""
+        return self._outage_start
+
+    @property
     def next_attempt(self) -> int:
         """The number (1-based, within the current outage) of the next attempt."""
         return self._failures + 1
