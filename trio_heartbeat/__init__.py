@@ -14,6 +14,7 @@ from trio_heartbeat._client.connection import (
     open_managed_websocket,
 )
 from trio_heartbeat._core.codec import Codec, CodecFactory, PlainCodec
+from trio_heartbeat._core.endpoint import AttemptContext, Endpoint, EndpointFactory
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
@@ -38,6 +39,7 @@ from trio_heartbeat.errors import (
     HandshakeRejected,
     HeartbeatError,
     PeerUnresponsive,
+    ProxyRejected,
     ReconnectGaveUp,
     RemoteProtocolError,
     RequestTimeout,
@@ -52,6 +54,7 @@ __version__ = "0.1.0"
 _logging.getLogger("trio_heartbeat").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "AttemptContext",
     "Backoff",
     "CloseAction",
     "Closed",
@@ -66,6 +69,8 @@ __all__ = [
     "ConnectionOptions",
     "ConnectionStatistics",
     "Disconnected",
+    "Endpoint",
+    "EndpointFactory",
     "GaveUp",
     "GiveUpDecision",
     "HandshakeRejected",
@@ -80,6 +85,7 @@ __all__ = [
     "Overflow",
     "PlainCodec",
     "PeerUnresponsive",
+    "ProxyRejected",
     "ReconnectAfter",
     "ReconnectGaveUp",
     "ReconnectPolicy",

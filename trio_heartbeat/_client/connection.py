@@ -331,6 +331,9 @@ class ManagedWebSocket:
             backoff.attempt_started(trio.current_time())
             error = await self._attempt(attempt)
             was_connected = self._connected_at is not None
+            worked = was_connected and (
+                trio.current_time() - (self._connected_at or 0.0) >= self._policy.min_uptime
+            )
             unconfirmed = self._settle_unconfirmed()
             self._mark_down()
             code, reason = (
@@ -338,7 +341,7 @@ class ManagedWebSocket:
             )
             self._emit(Disconnected(error, code, reason, was_connected, unconfirmed))
             logger.info("link %s: %s", "lost" if was_connected else "attempt failed", error)
-            self._previous = Outcome(self._previous_index(), error, was_connected)
+            self._previous = Outcome(self._previous_index(), error, worked)
             decision = backoff.failed(trio.current_time(), error)
             if isinstance(decision, GiveUp):
                 undelivered = self._outbox.drain_all()

@@ -10,9 +10,9 @@ attempt numbers) into the next decision: :class:`UseEndpoint` or
 
 Rotation over several endpoints is *sticky round-robin*: the first attempt
 uses the first endpoint; a failed attempt moves on to the next one (wrapping
-around); a link that stayed up for ``min_uptime`` (so the next attempt is
-number 1 of a new outage) reconnects to the same endpoint first, since it
-worked, while one that dropped sooner counts as a failure of its endpoint.
+around); a link that stayed up for ``min_uptime`` reconnects to the same
+endpoint first, since it worked, while one that dropped sooner counts as a
+failure of its endpoint.
 So a working endpoint is kept, a dead one is left at once, and every
 endpoint is tried before the backoff delays grow large. A
 "primary first" order (back to endpoint 0 on every new outage) would hammer a
@@ -159,8 +159,10 @@ class Endpoint:
 class AttemptContext:
     """What a connect-plan factory knows when it is asked for the next endpoint.
 
-    - ``attempt``: the attempt's number within the current outage (1-based;
-      1 again after a link that stayed up for ``min_uptime``).
+    - ``attempt``: the attempt's number within the current outage, as in
+      ``Connecting`` (1-based; after a link that stayed up for ``min_uptime``
+      the count starts again, the loss itself being failure 1: the first
+      reconnect is attempt 2).
     - ``total_attempts``: attempts made in all, this one included.
     - ``previous_error``: the error that ended the previous attempt or link
       (None before the first attempt).
@@ -224,11 +226,12 @@ class ConnectPlan:
 @attrs.frozen
 class Outcome:
     """How the previous attempt ended: on endpoint ``index`` (None: from a
-    factory, or the plan failed), with ``error``, after being connected or not."""
+    factory, or the plan failed), with ``error``; ``worked``: its link stayed
+    up for ``min_uptime``."""
 
     index: int | None
     error: BaseException
-    was_connected: bool
+    worked: bool
 
 
 @attrs.frozen
@@ -271,8 +274,8 @@ def next_endpoint(
     count = len(plan.endpoints)
     if previous is None or previous.index is None:
         index = 0
-    elif previous.was_connected and attempt == 1:
-        index = previous.index  # it worked: stay
+    elif previous.worked:
+        index = previous.index  # stay on what works
     else:
         index = (previous.index + 1) % count
     return UseEndpoint(index, plan.endpoints[index])

@@ -135,7 +135,7 @@ async def _open_once(
         if options.transport is Transport.DIRECT:
             return await direct_handshake(stream, target, options)
         assert nursery is not None, "the trio-websocket link needs a nursery"
-        return await trio_websocket_handshake(nursery, stream, target, options)
+        return await nursery.start(_host_trio_websocket, stream, target, options)  # type: ignore[no-any-return]
     except BaseExceptionGroup as group:
         if stream is not None:
             await stream.abort()
@@ -147,6 +147,24 @@ async def _open_once(
         if mapped is exc:
             raise
         raise mapped from None
+
+
+async def _host_trio_websocket(
+    stream: ObservedStream,
+    target: Target,
+    options: ConnectionOptions,
+    *,
+    task_status: trio.TaskStatus[Link] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run trio-websocket's handshake and reader in a nursery of their own.
+
+    Its reader task raises the rejection of the upgrade too: in a nursery per
+    hop, that ends only this hop (a redirect can be followed), not the link
+    nursery. Once the link is up, this task lives as long as the link nursery.
+    """
+    async with trio.open_nursery() as inner:
+        task_status.started(await trio_websocket_handshake(inner, stream, target, options))
+        await trio.sleep_forever()
 
 
 def _as_connect_error(exc: BaseException) -> BaseException:

@@ -37,9 +37,9 @@ class RedirectRequested(HandshakeRejected):
     Internal: ``open_link`` follows it; it never reaches the application.
     """
 
-    def __init__(self, status: int, location: str) -> None:
+    def __init__(self, status: int, location: str = "") -> None:
         super().__init__(status)
-        self.args = (status, location)
+        self.args = (status,)  # the location may carry a secret: not in the repr
         self.location = location
 
 
