@@ -16,6 +16,7 @@ import trio.testing
 import trio_websocket
 
 import trio_heartbeat as th
+from tests.core.test_reconnect import drain_events as events
 
 Decision = tuple[int, list[tuple[bytes, bytes]]] | None  # None: accept
 
@@ -80,15 +81,6 @@ class RoutingServer:
 @pytest.fixture
 def routing(nursery: trio.Nursery) -> Callable[..., RoutingServer]:
     return lambda *args, **kwargs: RoutingServer(nursery, *args, **kwargs)
-
-
-def events(ws: th.ManagedWebSocket) -> list[th.StateChange]:
-    out: list[th.StateChange] = []
-    while True:
-        try:
-            out.append(ws.state_changes.receive_nowait())
-        except (trio.WouldBlock, trio.EndOfChannel):
-            return out
 
 
 FIXED = th.ReconnectPolicy.fixed(1.0, min_uptime=5.0)
