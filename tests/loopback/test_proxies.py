@@ -72,16 +72,6 @@ class ProxyProcess:
 
 
 @pytest.fixture
-def echo_process() -> Iterator[EchoProcess]:
-    server = EchoProcess()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
-@pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
@@ -291,6 +281,11 @@ async def test_a_fresh_token_per_attempt_survives_two_resets(
         async with th.open_managed_websocket(fresh_url, heartbeat=QUIET, reconnect=QUICK) as ws:
             assert await ws.receive() == "reset soon"
             assert await ws.receive() == "reset soon"
+            connected = 0
+            async for change in ws.state_changes:  # a send on a link being reset is lost
+                connected += isinstance(change, th.Connected)
+                if connected == 3:
+                    break
             await ws.send("stays")
             assert await ws.receive() == "stays"
             assert ws.statistics().connects == 3
