@@ -7,10 +7,13 @@ direct one.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -208,6 +211,60 @@ async def test_a_handshake_stuck_in_the_proxy_is_bounded_by_connect_timeout(
         assert isinstance(info.value.last_error, th.ConnectTimeout)
         assert 0.5 <= trio.current_time() - started < 2.0
         nursery.cancel_scope.cancel()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1 (made by the openssl tool)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+async def test_wss_through_an_https_proxy_tls_twice(
+    certificate: tuple[Path, Path], clean_env: pytest.MonkeyPatch
+) -> None:
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    client_tls = ssl.create_default_context(cafile=str(cert))  # trusts the proxy and the server
+
+    async def echo(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        with contextlib.suppress(trio_websocket.ConnectionClosed):
+            while True:
+                await ws.send_message(await ws.get_message())
+
+    proxies = proxy_process(f"--tls={cert},{key}", "http")
+    proxy = next(proxies)
+    try:
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                functools.partial(trio_websocket.serve_websocket, ssl_context=server_tls),
+                echo,
+                "127.0.0.1",
+                0,
+            )
+            endpoint = th.Endpoint(
+                f"wss://localhost:{server.port}/",
+                ssl_context=client_tls,
+                proxy=f"https://localhost:{proxy.port}",
+            )
+            await echo_once(endpoint, th.ConnectionOptions())
+            nursery.cancel_scope.cancel()
+        assert proxy.tunnels == 1
+    finally:
+        next(proxies, None)
 
 
 # -- the environment ----------------------------------------------------------------
