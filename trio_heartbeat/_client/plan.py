@@ -16,6 +16,7 @@ other failure of an attempt:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import trio
 
@@ -29,7 +30,7 @@ from trio_heartbeat._core.endpoint import (
 )
 from trio_heartbeat.errors import ConnectError, ConnectTimeout, HeartbeatError
 
-__all__ = ["choose_endpoint"]
+__all__ = ["call_user", "choose_endpoint"]
 
 
 async def choose_endpoint(
@@ -58,13 +59,26 @@ async def choose_endpoint(
     assert plan.factory is not None
     try:
         with trio.fail_after(timeout):
-            value = plan.factory(decision.context)
-            if inspect.isawaitable(value):
-                value = await value
+            value = await call_user(plan.factory, decision.context, what="the connect plan")
     except trio.TooSlowError:
         raise ConnectTimeout(timeout) from None
+    return None, as_endpoint(value)
+
+
+async def call_user(function: Callable[..., object], *args: object, what: str) -> object:
+    """``function(*args)``, awaited if it returns an awaitable; its failures classified.
+
+    A :class:`HeartbeatError` passes as it is (the policy decides); any other
+    exception becomes a :class:`ConnectError` naming ``what`` and the
+    exception's type (not its message, which may carry a secret), with the
+    original as ``__cause__``.
+    """
+    try:
+        value = function(*args)
+        if inspect.isawaitable(value):
+            value = await value
     except HeartbeatError:
         raise
     except Exception as exc:
-        raise ConnectError(f"the connect plan raised {type(exc).__name__}") from exc
-    return None, as_endpoint(value)
+        raise ConnectError(f"{what} raised {type(exc).__name__}") from exc
+    return value

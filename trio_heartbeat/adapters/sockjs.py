@@ -22,22 +22,26 @@ Contract of the glue, per link:
   is retried, 1002/1008... stop).
 
 A SockJS session id is part of the URL: :func:`sockjs_url` draws one (from an
-injectable :class:`random.Random`). The core dials one fixed URL, so every
-reconnect of one managed connection reuses it; sockjs-node's WebSocket transport
-accepts that (the session ended with the old socket).
+injectable :class:`random.Random`). Given one fixed URL, every reconnect
+reuses it (sockjs-node's WebSocket transport accepts that: the session ended
+with the old socket); :func:`fresh_sockjs_url` is a connect plan that draws a
+new session id for every attempt, as the SockJS protocol intends::
+
+    async with open_sockjs(fresh_sockjs_url("ws://host/echo", rng=rng)) as ws: ...
 """
 
 from __future__ import annotations
 
 import random
 import string
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import trio
 
 from trio_heartbeat._client.connection import (
+    ConnectTarget,
     LiveLink,
     ManagedWebSocket,
     OnConnect,
@@ -45,6 +49,7 @@ from trio_heartbeat._client.connection import (
     run_on_connect,
 )
 from trio_heartbeat._core.codec import CodecFactory
+from trio_heartbeat._core.endpoint import AttemptContext
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.reconnect import ReconnectPolicy
@@ -55,6 +60,7 @@ from trio_heartbeat.protocols import sockjs as wire
 __all__ = [
     "SockJSCodec",
     "SockJSSession",
+    "fresh_sockjs_url",
     "open_sockjs",
     "sockjs_heartbeat",
     "sockjs_url",
@@ -87,6 +93,23 @@ def sockjs_url(base_url: str, *, rng: random.Random | None = None, session_lengt
     session = "".join(rng.choice(_SESSION_ALPHABET) for _ in range(session_length))
     path = f"{parts.path.rstrip('/')}/{server}/{session}/websocket"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def fresh_sockjs_url(
+    base_url: str, *, rng: random.Random | None = None, session_length: int = 16
+) -> Callable[[AttemptContext], str]:
+    """A connect plan: a new :func:`sockjs_url` (server number, session id) per attempt.
+
+    Pass it as the URL of :func:`open_sockjs` or ``open_managed_websocket``.
+    Raises :class:`UsageError` at once for a bad ``base_url`` or length.
+    """
+    sockjs_url(base_url, rng=random.Random(0), session_length=session_length)  # validate now
+    rng = rng if rng is not None else random.Random()
+
+    def next_url(context: AttemptContext) -> str:
+        return sockjs_url(base_url, rng=rng, session_length=session_length)
+
+    return next_url
 
 
 def sockjs_heartbeat(
@@ -216,7 +239,7 @@ class SockJSSession:
 
 @asynccontextmanager
 async def open_sockjs(
-    url: str,
+    url: ConnectTarget,
     *,
     heartbeat: Heartbeat | None = None,
     reconnect: ReconnectPolicy | None = None,
@@ -226,7 +249,8 @@ async def open_sockjs(
     dial: Dial | None = None,
     rng: random.Random | None = None,
 ) -> AsyncIterator[ManagedWebSocket]:
-    """A managed connection to the framed SockJS endpoint ``url`` (see :func:`sockjs_url`).
+    """A managed connection to the framed SockJS endpoint ``url`` (see :func:`sockjs_url`;
+    :func:`fresh_sockjs_url` for a new session id per attempt).
 
     Yields the :class:`~trio_heartbeat.ManagedWebSocket`: ``send`` queues text
     messages (sent in JSON arrays of up to ``options.send_batch_size``),

@@ -10,7 +10,9 @@ runs it on a managed connection::
 
 Contract:
 
-- every (re)connect waits for ``o`` and sends ``authorize\\n0\\n\\n<token>``; only a
+- every (re)connect waits for ``o`` and sends ``authorize\\n0\\n\\n<token>``, the
+  token being a str or what a callable (sync or async) returns at that
+  (re)connect (its failure fails the attempt, classified like ``on_connect``'s); only a
   2xx answer makes the link usable (a non-2xx answer or none within
   ``authorize_timeout`` fails the attempt; the reconnect policy retries it);
 - :meth:`TradovateClient.request` goes out on the live link with the next id of
@@ -32,7 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,6 +42,7 @@ import attrs
 import trio
 
 from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._client.plan import call_user
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions
@@ -55,6 +58,8 @@ __all__ = ["Event", "RequestTimeout", "Response", "TradovateClient", "open_trado
 logger = logging.getLogger("trio_heartbeat.adapters.tradovate")
 
 Message = str | bytes
+Token = str | Callable[[], str | Awaitable[str]]
+"""An access token, or a callable asked for a fresh one at every (re)connect."""
 
 
 class _LinkState:
@@ -107,21 +112,21 @@ class TradovateClient:
 
     def __init__(
         self,
-        token: str,
+        token: Token,
         *,
         request_timeout: float,
         authorize_timeout: float,
         open_timeout: float,
     ) -> None:
-        if not isinstance(token, str) or not token:
-            raise UsageError("the Tradovate access token must be a non-empty str")
+        if not callable(token) and (not isinstance(token, str) or not token):
+            raise UsageError("the Tradovate access token must be a non-empty str or a callable")
         for name, value in (
             ("request_timeout", request_timeout),
             ("authorize_timeout", authorize_timeout),
         ):
             if not value > 0:
                 raise UsageError(f"{name} must be > 0, got {value!r}")
-        self._token = _Secret(token)
+        self._token = token if callable(token) else _Secret(token)
         self.request_timeout = request_timeout
         self.authorize_timeout = authorize_timeout
         self._session = _TradovateSession(open_timeout=open_timeout)
@@ -142,6 +147,14 @@ class TradovateClient:
 
     # -- the on-connect step ---------------------------------------------------
 
+    async def _current_token(self) -> str:
+        if isinstance(self._token, _Secret):
+            return self._token.value
+        token = await call_user(self._token, what="the token callable")
+        if not isinstance(token, str) or not token:
+            raise UsageError("the token callable must return a non-empty str")
+        return token
+
     @asynccontextmanager
     async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
         codec = await self._session.wait_open()
@@ -150,7 +163,7 @@ class TradovateClient:
         state.link = link
         try:
             waiter = state.waiters.register(wire.AUTHORIZE_ID)
-            await link.send(wire.encode_authorize(self._token.value))
+            await link.send(wire.encode_authorize(await self._current_token()))
             response: Response | None = None
             with trio.move_on_after(self.authorize_timeout):
                 response = await waiter.wait()
@@ -234,7 +247,7 @@ class TradovateClient:
 @asynccontextmanager
 async def open_tradovate(
     url: str,
-    token: str,
+    token: Token,
     *,
     heartbeat: Heartbeat | None = None,
     reconnect: ReconnectPolicy | None = None,
@@ -246,6 +259,9 @@ async def open_tradovate(
     rng: random.Random | None = None,
 ) -> AsyncIterator[TradovateClient]:
     """Open a managed Tradovate connection to ``url`` (its SockJS WebSocket URL).
+
+    ``token``: the access token, or a callable (sync or async) called for a
+    fresh one at every (re)connect.
 
     ``heartbeat`` defaults to ``Heartbeat.tradovate()``. ``options.send_batch_size``
     must be 1 (requests are not batched). Leaving the block closes the connection;
