@@ -22,6 +22,7 @@ from trio_heartbeat.errors import (
     HandshakeRejected,
     PeerUnresponsive,
     SessionEnded,
+    UsageError,
 )
 
 __all__ = ["Backoff", "CloseAction", "GiveUp", "ReconnectAfter", "ReconnectPolicy"]
@@ -178,11 +179,13 @@ class ReconnectPolicy:
 
         Liveness timeouts, network errors, connect timeouts, protocol errors and
         failures of the ``on_connect`` step are retried; a ``SessionEnded`` is
-        not; close codes and HTTP statuses follow the tables.
+        not, nor a ``UsageError`` (a misconfiguration found while connecting,
+        e.g. a SOCKS proxy without python-socks: retrying cannot help); close
+        codes and HTTP statuses follow the tables.
         """
         if isinstance(error, PeerUnresponsive):
             return CloseAction.RETRY
-        if isinstance(error, SessionEnded):
+        if isinstance(error, (SessionEnded, UsageError)):
             return CloseAction.STOP
         if isinstance(error, ConnectionLost):
             return self.action_for_close(error.code)
