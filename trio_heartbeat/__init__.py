@@ -8,6 +8,7 @@ import logging as _logging
 
 from trio_heartbeat._client.clock import HeartbeatClock, open_heartbeat_clock
 from trio_heartbeat._client.connection import (
+    ConnectTarget,
     LiveLink,
     ManagedWebSocket,
     OnConnect,
@@ -61,6 +62,7 @@ __all__ = [
     "Codec",
     "CodecFactory",
     "ConnectError",
+    "ConnectTarget",
     "ConnectTimeout",
     "Connected",
     "Connecting",

@@ -70,6 +70,7 @@ from trio_heartbeat.errors import (
 )
 
 __all__ = [
+    "ConnectTarget",
     "LiveLink",
     "ManagedWebSocket",
     "OnConnect",
@@ -102,6 +103,7 @@ class ManagedWebSocket:
         "_connected_at",
         "_dial",
         "_endpoint",
+        "_endpoint_index",
         "_events_early",
         "_events_in",
         "_events_out",
@@ -150,6 +152,7 @@ class ManagedWebSocket:
         self._clock = heartbeat_clock
         self._plan = ConnectPlan.from_target(url)
         self._endpoint: Endpoint | None = self._plan.endpoints[0] if self._plan.endpoints else None
+        self._endpoint_index: int | None = None
         self._previous: Outcome | None = None
         self._heartbeat = heartbeat
         self._policy = reconnect
@@ -341,7 +344,7 @@ class ManagedWebSocket:
             )
             self._emit(Disconnected(error, code, reason, was_connected, unconfirmed))
             logger.info("link %s: %s", "lost" if was_connected else "attempt failed", error)
-            self._previous = Outcome(self._previous_index(), error, worked)
+            self._previous = Outcome(self._endpoint_index, error, worked)
             decision = backoff.failed(trio.current_time(), error)
             if isinstance(decision, GiveUp):
                 undelivered = self._outbox.drain_all()
@@ -410,18 +413,14 @@ class ManagedWebSocket:
     def _session_error(self) -> BaseException | None:
         return self._session.end_error if self._session is not None else None
 
-    def _previous_index(self) -> int | None:
-        if self._endpoint is None or self._plan.factory is not None:
-            return None
-        return self._plan.endpoints.index(self._endpoint)
-
     async def _choose_endpoint(self, attempt: int) -> Endpoint:
         """Ask the plan; emit ``Connecting`` (with the endpoint, None if the plan failed)."""
         backoff, now = self._backoff, trio.current_time()
         started = backoff.outage_started_at
         endpoint: Endpoint | None = None
+        self._endpoint_index = None
         try:
-            _, endpoint = await choose_endpoint(
+            self._endpoint_index, endpoint = await choose_endpoint(
                 self._plan,
                 self._previous,
                 attempt=attempt,
@@ -575,9 +574,7 @@ async def open_managed_websocket(
     (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
     task and timer and closes the socket within ``options.close_timeout``.
     Raises :class:`UsageError` for a bad URL or argument, before any I/O.
-    Proxies: ``options.proxy``, an endpoint's ``proxy``, else the environment
-    (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``, switched off by
-    ``options.proxy_from_environment=False``).
+    Proxies: ``options.proxy``, an endpoint's ``proxy``, else the environment.
     """
     conn = ManagedWebSocket(
         url,
