@@ -29,9 +29,10 @@ def test_never_from_wss_to_ws(location: str) -> None:
         redirect_target("wss://h/?token=SECRET", location)
 
 
-def test_unusable_locations_are_connect_errors_without_secrets() -> None:
+@pytest.mark.parametrize("location", ["ftp://u:SECRET@h/file", "ws://u:SECRET@h:port/"])
+def test_unusable_locations_are_connect_errors_without_secrets(location: str) -> None:
     with pytest.raises(th.ConnectError) as info:
-        redirect_target("ws://h/", "ftp://u:SECRET@h/file")
+        redirect_target("ws://h/", location)
     assert "SECRET" not in str(info.value)
 
 

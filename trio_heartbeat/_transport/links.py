@@ -3,9 +3,9 @@
 Two engines, one contract (:class:`Link`), chosen by
 ``ConnectionOptions.transport``:
 
-- ``Transport.DIRECT`` (default, :mod:`._link_direct`): wsproto driven by the
+- ``Transport.DIRECT`` (default, :mod:`.direct`): wsproto driven by the
   connection's own receiving task; no task per connection or per ping.
-- ``Transport.TRIO_WEBSOCKET`` (:mod:`._link_trio_websocket`): trio-websocket,
+- ``Transport.TRIO_WEBSOCKET`` (:mod:`.trio_websocket`): trio-websocket,
   with its traps neutralised.
 
 Both bound the whole opening (dial, proxy, TLS, HTTP upgrade, redirects) by

@@ -65,6 +65,10 @@ def redirect_target(current: str, location: str) -> tuple[str, bool]:
     """
     joined = urlsplit(urljoin(current, location))
     scheme = _SCHEMES.get(joined.scheme)
+    try:
+        joined.port  # noqa: B018  (validates the port)
+    except ValueError:
+        scheme = None
     if scheme is None or not joined.hostname:
         raise ConnectError(f"redirected to an unusable location {redact_url(location)}")
     old = urlsplit(current)
