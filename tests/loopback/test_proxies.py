@@ -138,7 +138,9 @@ async def test_through_a_real_proxy(
     credentials: str,
 ) -> None:
     proxy: ProxyProcess = request.getfixturevalue(fixture)
-    url = echo_process.url.replace("127.0.0.1", "localhost")  # a name: remote DNS for socks5h
+    url = echo_process.url
+    if scheme != "socks5":  # a name, resolved by the proxy (remote DNS); socks5 resolves here
+        url = url.replace("127.0.0.1", "localhost")
     await echo_once(url, th.ConnectionOptions(proxy=proxy.url(scheme, credentials)))
     assert proxy.tunnels == 1
 
