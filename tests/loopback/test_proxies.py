@@ -263,6 +263,14 @@ async def test_wss_through_an_https_proxy_tls_twice(
                 proxy=f"https://localhost:{proxy.port}",
             )
             await echo_once(endpoint, th.ConnectionOptions())
+            untrusted = th.Endpoint(f"wss://localhost:{server.port}/")  # the system's trust only
+            with pytest.raises(th.ReconnectGaveUp) as info:
+                async with th.open_managed_websocket(
+                    untrusted, reconnect=th.ReconnectPolicy.never()
+                ) as ws:
+                    await ws.receive()
+            error = info.value.last_error
+            assert type(error) is th.ConnectError and "TLS handshake with localhost" in str(error)
             nursery.cancel_scope.cancel()
         assert proxy.tunnels == 1
     finally:
