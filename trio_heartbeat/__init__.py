@@ -8,6 +8,7 @@ import logging as _logging
 
 from trio_heartbeat._client.clock import HeartbeatClock, open_heartbeat_clock
 from trio_heartbeat._client.connection import (
+    ConnectTarget,
     LiveLink,
     ManagedWebSocket,
     OnConnect,
@@ -15,6 +16,7 @@ from trio_heartbeat._client.connection import (
 )
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import Codec, CodecFactory, PlainCodec
+from trio_heartbeat._core.endpoint import AttemptContext, Endpoint, EndpointFactory
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
@@ -46,6 +48,7 @@ from trio_heartbeat.errors import (
     HandshakeRejected,
     HeartbeatError,
     PeerUnresponsive,
+    ProxyRejected,
     ReconnectGaveUp,
     RemoteProtocolError,
     RequestTimeout,
@@ -63,6 +66,7 @@ GiveUpDecision = StopReconnecting
 _logging.getLogger("trio_heartbeat").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "AttemptContext",
     "Backoff",
     "CloseAction",
     "CloseCode",
@@ -70,6 +74,7 @@ __all__ = [
     "Codec",
     "CodecFactory",
     "ConnectError",
+    "ConnectTarget",
     "ConnectTimeout",
     "Connected",
     "Connecting",
@@ -79,6 +84,8 @@ __all__ = [
     "ConnectionState",
     "ConnectionStatistics",
     "Disconnected",
+    "Endpoint",
+    "EndpointFactory",
     "GaveUp",
     "GiveUpDecision",
     "HandshakeRejected",
@@ -93,6 +100,7 @@ __all__ = [
     "Overflow",
     "PlainCodec",
     "PeerUnresponsive",
+    "ProxyRejected",
     "ReconnectAfter",
     "ReconnectGaveUp",
     "ReconnectPolicy",

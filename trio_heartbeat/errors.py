@@ -6,6 +6,7 @@ Every public call raises at most one of these (never a bare ExceptionGroup)::
     ├── ConnectError                 opening a connection failed
     │   ├── ConnectTimeout           TCP/TLS/HTTP upgrade did not finish in time
     │   └── HandshakeRejected        the server answered the upgrade with an HTTP status
+    │       └── ProxyRejected        the proxy refused the tunnel (407: credentials)
     ├── ConnectionLost               an open connection ended (close code and reason)
     │   ├── PeerUnresponsive         the liveness deadline passed with no sign of life
     │   └── SessionEnded             the server ended the session on purpose (not retried)
@@ -33,6 +34,7 @@ __all__ = [
     "HandshakeRejected",
     "HeartbeatError",
     "PeerUnresponsive",
+    "ProxyRejected",
     "ReconnectGaveUp",
     "RemoteProtocolError",
     "RequestTimeout",
@@ -83,6 +85,26 @@ class HandshakeRejected(ConnectError):
         text = f"server rejected the WebSocket upgrade with HTTP {self.status}"
         if self.retry_after is not None:
             text += f" (Retry-After: {self.retry_after:g} s)"
+        return text
+
+
+class ProxyRejected(HandshakeRejected):
+    """The proxy at ``proxy`` (``host:port``) refused the tunnel with HTTP ``status``.
+
+    407 means its credentials are missing or wrong (also used for a refused
+    SOCKS5 authentication). The reconnect policy treats it like any
+    :class:`HandshakeRejected` status: 4xx stop by default.
+    """
+
+    def __init__(self, status: int, proxy: str) -> None:
+        super().__init__(status)
+        self.args = (status, proxy)
+        self.proxy = proxy
+
+    def __str__(self) -> str:
+        text = f"the proxy {self.proxy} refused the tunnel with HTTP {self.status}"
+        if self.status == 407:
+            text += " (proxy authentication required or refused)"
         return text
 
 

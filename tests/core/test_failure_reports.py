@@ -66,11 +66,11 @@ async def test_failing_on_connect_names_the_step_and_the_type(
     warnings = log.at(logging.WARNING)
     assert warnings[0] == (
         0.0,
-        "connection attempt failed to x: on_connect failed with AssertionError; retrying in 1 s",
+        "connection attempt failed to ws://x: on_connect failed with AssertionError; retrying in 1 s",
     )
     assert warnings[1] == (
         2.0,
-        "connection to x gave up after 3 attempt(s) (max_attempts=3 reached); "
+        "connection to ws://x gave up after 3 attempt(s) (max_attempts=3 reached); "
         "last: on_connect failed with AssertionError",
     )
     assert len(warnings) == 2
@@ -113,7 +113,7 @@ async def test_lost_link_is_a_warning_naming_the_link_step(
     assert log.at(logging.WARNING) == [
         (
             2.0,
-            "link lost to x: link failed with PeerUnresponsive: "
+            "link lost to ws://x: link failed with PeerUnresponsive: "
             "connection lost (code 1006: no inbound traffic within 1 s); retrying in 1 s",
         )
     ]

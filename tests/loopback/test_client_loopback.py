@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,16 +60,6 @@ class EchoProcess:
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/"
-
-
-@pytest.fixture
-def echo_process() -> Iterator[EchoProcess]:
-    server = EchoProcess()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def next_disconnect(ws: th.ManagedWebSocket) -> th.Disconnected:

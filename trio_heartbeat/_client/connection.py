@@ -20,7 +20,7 @@ import functools
 import logging
 import math
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import NoReturn
 
@@ -29,12 +29,20 @@ import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
+from trio_heartbeat._client.plan import choose_endpoint
 from trio_heartbeat._client.queues import Inbox, Outbox
 from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._client.totals import LinkTotals
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import CodecFactory
 from trio_heartbeat._core.delivery import Unconfirmed
+from trio_heartbeat._core.endpoint import (
+    ConnectPlan,
+    Endpoint,
+    EndpointFactory,
+    Outcome,
+    redact_url,
+)
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
@@ -58,8 +66,6 @@ from trio_heartbeat._transport.links import (
     Link,
     first_error,
     open_link,
-    parse_url,
-    tcp_dialer,
     translate_error,
 )
 from trio_heartbeat.errors import (
@@ -70,6 +76,7 @@ from trio_heartbeat.errors import (
 )
 
 __all__ = [
+    "ConnectTarget",
     "LiveLink",
     "ManagedWebSocket",
     "OnConnect",
@@ -84,6 +91,9 @@ logger = logging.getLogger("trio_heartbeat")
 FAILURE_LOG_INTERVAL = 30.0
 
 Message = str | bytes
+ConnectTarget = str | Endpoint | Sequence[str | Endpoint] | EndpointFactory
+"""Where to connect: a URL, an Endpoint, several of them (tried in turn), or a
+factory called before every attempt (see :class:`AttemptContext`)."""
 
 
 class ManagedWebSocket:
@@ -102,6 +112,8 @@ class ManagedWebSocket:
         "_connected",
         "_connected_at",
         "_dial",
+        "_endpoint",
+        "_endpoint_index",
         "_events_early",
         "_events_in",
         "_events_out",
@@ -111,20 +123,20 @@ class ManagedWebSocket:
         "_on_connect",
         "_options",
         "_outbox",
+        "_plan",
         "_policy",
+        "_previous",
         "_session",
         "_state",
         "_step",
         "_supervisor_scope",
-        "_target",
         "_terminal",
         "_totals",
-        "url",
     )
 
     def __init__(
         self,
-        url: str,
+        url: ConnectTarget,
         *,
         heartbeat: Heartbeat,
         reconnect: ReconnectPolicy,
@@ -156,13 +168,17 @@ class ManagedWebSocket:
         self._clock = heartbeat_clock
         if reconnect.connect_timeout is not None:  # the deprecated spelling wins when given
             options = attrs.evolve(options, connect_timeout=reconnect.connect_timeout)
-        self.url = url
-        self._target = parse_url(url)
+        self._plan = ConnectPlan.from_target(url)
+        self._endpoint: Endpoint | None = self._plan.endpoints[0] if self._plan.endpoints else None
+        self._endpoint_index: int | None = None
+        self._previous: Outcome | None = None
         self._heartbeat = heartbeat
         self._policy = reconnect
         self._options = options
         self._on_connect = on_connect
-        self._dial = dial or tcp_dialer(self._target, options.ssl_context)
+        if dial is not None and not callable(dial):
+            raise UsageError("dial must be an async callable returning a stream")
+        self._dial = dial
         self._backoff = Backoff(reconnect, rng)
         self._outbox = Outbox(options.send_buffer_size, options.overflow)
         self._inbox = Inbox(options.receive_buffer_size)
@@ -185,6 +201,16 @@ class ManagedWebSocket:
         self._totals = LinkTotals()
 
     # -- the application's side ------------------------------------------------
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """The endpoint of the current (or last) attempt; None before a factory's first answer."""
+        return self._endpoint
+
+    @property
+    def url(self) -> str:
+        """The URL of :attr:`endpoint` ("" before a factory's first answer)."""
+        return self._endpoint.url if self._endpoint is not None else ""
 
     @property
     def state(self) -> ConnectionState:
@@ -327,10 +353,12 @@ class ManagedWebSocket:
         while True:
             attempt = backoff.next_attempt
             self._state, self._step = ConnectionState.CONNECTING, Step.CONNECT
-            self._emit(Connecting(attempt))
             backoff.attempt_started(trio.current_time())
             error = await self._attempt(attempt)
             was_connected = self._connected_at is not None
+            worked = was_connected and (
+                trio.current_time() - (self._connected_at or 0.0) >= self._policy.min_uptime
+            )
             unconfirmed, abandoned = self._settle_unconfirmed()
             self._mark_down()
             code, reason = (
@@ -340,6 +368,7 @@ class ManagedWebSocket:
                 error, code, reason, was_connected, unconfirmed, abandoned, step=self._step
             )
             self._emit(change)
+            self._previous = Outcome(self._endpoint_index, error, worked)
             decision = backoff.failed(trio.current_time(), error)
             if isinstance(decision, StopReconnecting):
                 undelivered = self._outbox.drain_all()
@@ -350,7 +379,7 @@ class ManagedWebSocket:
                 self._inbox.close(gave_up)
                 self._wake_waiters()
                 self._emit(GaveUp(gave_up))
-                logger.warning("connection to %s %s", self._target.host, gave_up)
+                logger.warning("connection to %s %s", redact_url(self.url), gave_up)
                 return
             self._log_failure(change, decision.delay)
             self._state = ConnectionState.WAITING
@@ -370,7 +399,7 @@ class ManagedWebSocket:
         logger.warning(
             "%s to %s: %s; retrying in %.3g s%s",
             what,
-            self._target.host,
+            redact_url(self.url),
             change.summary,
             delay,
             more,
@@ -447,18 +476,40 @@ class ManagedWebSocket:
     def _session_error(self) -> BaseException | None:
         return self._session.end_error if self._session is not None else None
 
+    async def _choose_endpoint(self, attempt: int) -> Endpoint:
+        """Ask the plan; emit ``Connecting`` (with the endpoint, None if the plan failed)."""
+        backoff, now = self._backoff, trio.current_time()
+        started = backoff.outage_started_at
+        endpoint: Endpoint | None = None
+        self._endpoint_index = None
+        try:
+            self._endpoint_index, endpoint = await choose_endpoint(
+                self._plan,
+                self._previous,
+                attempt=attempt,
+                total_attempts=backoff.attempts,
+                outage_elapsed=now - started if started is not None else 0.0,
+                timeout=self._options.connect_timeout,
+            )
+            self._endpoint = endpoint
+        finally:
+            self._emit(Connecting(attempt, endpoint))
+        return endpoint
+
     async def _open_and_run(self, nursery: trio.Nursery | None, attempt: int) -> None:
         link: Link | None = None
         try:
             with trio.CancelScope() as self._attempt_scope:
                 if self._closing:
                     self._attempt_scope.cancel()
+                endpoint = await self._choose_endpoint(attempt)
                 link = await open_link(
                     nursery,
-                    self._target,
-                    self._dial_step,
+                    endpoint,
                     self._options,
                     self._options.connect_timeout,
+                    dial=self._dial,
+                    on_dialed=self._dialed,
                 )
                 await self._run_link(link, attempt)
         finally:
@@ -468,11 +519,9 @@ class ManagedWebSocket:
                 else:
                     await link.abort()
 
-    async def _dial_step(self) -> trio.abc.Stream:
-        """Dial (TCP and TLS); what fails after it is the HTTP upgrade."""
-        stream = await self._dial()
+    def _dialed(self) -> None:
+        """The byte stream is up (TCP, proxy, TLS); what fails after it is the HTTP upgrade."""
         self._step = Step.UPGRADE
-        return stream
 
     async def _run_link(self, link: Link, attempt: int) -> NoReturn:
         self._step = Step.ON_CONNECT if self._on_connect is not None else Step.LINK
@@ -514,8 +563,8 @@ class ManagedWebSocket:
         self._backoff.connected(self._connected_at)
         self._state, self._step = ConnectionState.CONNECTED, Step.LINK
         self._wake_waiters()
-        self._emit(Connected(attempt, link.subprotocol))
-        logger.info("connected to %s (attempt %d)", self._target.host, attempt)
+        self._emit(Connected(attempt, link.subprotocol, self._endpoint))
+        logger.info("connected to %s (attempt %d)", redact_url(self.url), attempt)
 
     # -- shutdown --------------------------------------------------------------
 
@@ -554,7 +603,7 @@ def _collapse(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 @asynccontextmanager
 async def open_managed_websocket(
-    url: str,
+    url: ConnectTarget,
     *,
     heartbeat: Heartbeat | None = None,
     reconnect: ReconnectPolicy | None = None,
@@ -567,14 +616,23 @@ async def open_managed_websocket(
 ) -> AsyncIterator[ManagedWebSocket]:
     """Open a self-healing WebSocket connection to ``url`` for the block's duration.
 
+    - ``url``: a ``ws://``/``wss://`` URL; an :class:`Endpoint` (URL plus extra
+      headers, subprotocols, TLS context, proxy); a list of them, tried in turn
+      after failures (the one that works is kept); or a callable, sync or
+      async, called before every attempt with an :class:`AttemptContext` and
+      returning an Endpoint or a URL (fresh tokens, session ids). A
+      ``HeartbeatError`` it raises is classified by the policy (e.g. a 401
+      stops); any other exception fails the attempt, which is retried.
+
     - ``heartbeat``: how liveness is proven (default ``Heartbeat.ping()``:
       RFC 6455 ping every 30 s, dead after 10 s without a pong or traffic).
     - ``reconnect``: backoff, limits and the close-code table.
     - ``options``: buffers, limits, connect and close timeouts, send rate, TLS, headers.
     - ``on_connect``: runs on every (re)connect before buffered messages flush;
       its failure fails the attempt.
-    - ``dial``: opens the byte stream (default TCP/TLS to the URL); the test kit
-      passes in-memory streams here.
+    - ``dial``: opens the byte stream, replacing the whole dial step (default:
+      TCP, proxy and TLS for each endpoint); the test kit passes in-memory
+      streams here.
     - ``rng``: the random source for jitter (seed it in tests).
     - ``heartbeat_clock``: a shared :class:`HeartbeatClock` (see
       :func:`open_heartbeat_clock`) that times the heartbeats of many
@@ -586,6 +644,7 @@ async def open_managed_websocket(
     (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
     task and timer and closes the socket within ``options.close_timeout``.
     Raises :class:`UsageError` for a bad URL or argument, before any I/O.
+    Proxies: ``options.proxy``, an endpoint's ``proxy``, else the environment.
     """
     conn = ManagedWebSocket(
         url,

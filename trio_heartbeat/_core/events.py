@@ -21,6 +21,7 @@ from typing import ClassVar
 
 import attrs
 
+from trio_heartbeat._core.endpoint import Endpoint
 from trio_heartbeat.errors import describe_failure
 
 __all__ = [
@@ -59,19 +60,27 @@ class Step(enum.StrEnum):
 
 @attrs.frozen
 class Connecting:
-    """Connection attempt number ``attempt`` (1-based within the current outage) begins."""
+    """Connection attempt number ``attempt`` (1-based within the current outage) begins.
+
+    ``endpoint`` is where it goes (None when the connect plan's factory failed).
+    """
 
     state: ClassVar[ConnectionState | None] = ConnectionState.CONNECTING
     attempt: int
+    endpoint: Endpoint | None = None
 
 
 @attrs.frozen
 class Connected:
-    """The link is up and the on-connect step succeeded; buffered messages flush next."""
+    """The link is up and the on-connect step succeeded; buffered messages flush next.
+
+    ``endpoint`` is the one connected to.
+    """
 
     state: ClassVar[ConnectionState | None] = ConnectionState.CONNECTED
     attempt: int
     subprotocol: str | None = None
+    endpoint: Endpoint | None = None
 
 
 @attrs.frozen

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from trio_heartbeat._core import validate as v
+from trio_heartbeat._core.endpoint import check_proxy_url, redact_url
 from trio_heartbeat.errors import UsageError
 
 __all__ = ["ConnectionOptions", "Overflow", "Transport"]
@@ -108,6 +109,11 @@ class ConnectionOptions:
     - ``send_batch_size``: with a codec that batches (SockJS arrays), up to this
       many queued messages go out as one WebSocket message, order kept.
     - ``transport``: the protocol engine (see :class:`Transport`).
+    - ``proxy``: the proxy every endpoint goes through unless it names its own
+      (``http://``, ``https://``, ``socks5://``, ``socks5h://``; SOCKS needs the
+      ``socks`` extra). None: detect it from the environment (``HTTPS_PROXY``,
+      ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) unless
+      ``proxy_from_environment`` is False.
     - ``send_rate``: at most this many application messages per second (None:
       unlimited), ``send_burst`` of them at once. Delays, never drops; never
       applies to heartbeats or to the on-connect step.
@@ -136,3 +142,9 @@ class ConnectionOptions:
     )
     read_size: int = attrs.field(default=64 * 1024, validator=_pos_int)
     transport: Transport = attrs.field(default=Transport.DIRECT, validator=v.instance_of(Transport))
+    proxy: str | None = attrs.field(
+        default=None,
+        validator=check_proxy_url,
+        repr=lambda url: "None" if url is None else repr(redact_url(url)),
+    )
+    proxy_from_environment: bool = attrs.field(default=True, validator=v.instance_of(bool))

@@ -194,11 +194,13 @@ class ReconnectPolicy:
 
         Liveness timeouts, network errors, connect timeouts, protocol errors and
         failures of the ``on_connect`` step are retried; a ``SessionEnded`` is
-        not; close codes and HTTP statuses follow the tables.
+        not, nor a ``UsageError`` (a misconfiguration found while connecting,
+        e.g. a SOCKS proxy without python-socks: retrying cannot help); close
+        codes and HTTP statuses follow the tables.
         """
         if isinstance(error, PeerUnresponsive):
             return CloseAction.RETRY
-        if isinstance(error, SessionEnded):
+        if isinstance(error, (SessionEnded, UsageError)):
             return CloseAction.STOP
         if isinstance(error, ConnectionLost):
             return self.action_for_close(error.code)
@@ -240,6 +242,11 @@ class Backoff:
         self._outage_start: float | None = None
         self._connected_at: float | None = None
         self.attempts = 0  # connection attempts made in all
+
+    @property
+    def outage_started_at(self) -> float | None:
+        """When the current outage began (None before the first attempt)."""
+        return self._outage_start
 
     @property
     def next_attempt(self) -> int:

@@ -1,4 +1,4 @@
-"""What every transport shares: URLs, dialing, the observed byte stream.
+"""What every transport shares: URLs, the dial signature, the observed byte stream.
 
 ``ObservedStream`` records when bytes last arrived (``last_receive``), so that
 liveness sees a large message arriving slowly, not only complete messages,
@@ -8,16 +8,15 @@ and it can be aborted at once (a dead peer is never politely awaited).
 from __future__ import annotations
 
 import math
-import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 import attrs
 import trio
 
-from trio_heartbeat.errors import ConnectError, UsageError
+from trio_heartbeat.errors import UsageError
 
-__all__ = ["Dial", "ObservedStream", "Target", "parse_url", "retry_after_seconds", "tcp_dialer"]
+__all__ = ["Dial", "ObservedStream", "Target", "parse_url", "retry_after_seconds"]
 
 Dial = Callable[[], Awaitable[trio.abc.Stream]]
 """Opens the byte stream to the server (TCP, TLS, or an in-memory test stream)."""
@@ -120,25 +119,3 @@ def retry_after_seconds(headers: Iterable[tuple[bytes, bytes]] | None) -> float 
                 return None  # an HTTP-date: not honoured, the policy's delay applies
             return seconds if math.isfinite(seconds) and seconds >= 0 else None
     return None
-
-
-def tcp_dialer(target: Target, ssl_context: ssl.SSLContext | None) -> Dial:
-    """The default dialer: TCP, plus TLS for ``wss://``."""
-
-    async def dial() -> trio.abc.Stream:
-        try:
-            tcp = await trio.open_tcp_stream(target.host, target.port)
-        except OSError as exc:
-            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}") from exc
-        if not target.secure:
-            return tcp
-        context = ssl_context or ssl.create_default_context()
-        tls = trio.SSLStream(tcp, context, server_hostname=target.host, https_compatible=True)
-        try:
-            await tls.do_handshake()
-        except trio.BrokenResourceError as exc:
-            await trio.aclose_forcefully(tcp)
-            raise ConnectError(f"TLS handshake with {target.host} failed: {exc}") from exc
-        return tls
-
-    return dial

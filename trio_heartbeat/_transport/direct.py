@@ -37,11 +37,11 @@ from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
+from trio_heartbeat._transport.common import ObservedStream, Target
+from trio_heartbeat._transport.redirects import rejection
 from trio_heartbeat.errors import (
     ConnectError,
     ConnectionLost,
-    HandshakeRejected,
     RemoteProtocolError,
 )
 
@@ -268,7 +268,8 @@ async def direct_handshake(
 ) -> DirectLink:
     """Run the HTTP upgrade on ``stream`` (unbounded: the caller bounds it).
 
-    Raises :class:`HandshakeRejected` for an HTTP status, :class:`ConnectError`
+    Raises :class:`HandshakeRejected` for an HTTP status (``RedirectRequested``
+    for a redirect, followed by ``open_link``), :class:`ConnectError`
     when the stream ends or the answer is not a WebSocket upgrade.
     """
     ws = WSConnection(ConnectionType.CLIENT)
@@ -292,15 +293,15 @@ async def direct_handshake(
                 if isinstance(event, RejectConnection):
                     status, headers = event.status_code, list(event.headers)
                     if not event.has_body:
-                        raise HandshakeRejected(status, retry_after_seconds(headers))
+                        raise rejection(status, headers)
                 elif isinstance(event, RejectData) and event.body_finished:
                     assert status is not None
-                    raise HandshakeRejected(status, retry_after_seconds(headers))
+                    raise rejection(status, headers)
         except WsRemoteProtocolError as exc:
             raise ConnectError(f"not a WebSocket upgrade response: {exc}") from None
         data = await stream.receive_some(options.read_size)
         if not data:
             if status is not None:
-                raise HandshakeRejected(status, retry_after_seconds(headers))
+                raise rejection(status, headers)
             raise ConnectError("connection closed during the opening handshake")
         ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine

@@ -26,8 +26,9 @@ import wsproto.utilities
 
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
-from trio_heartbeat.errors import ConnectError, ConnectionLost, HandshakeRejected
+from trio_heartbeat._transport.common import ObservedStream, Target
+from trio_heartbeat._transport.redirects import rejection
+from trio_heartbeat.errors import ConnectError, ConnectionLost
 
 __all__ = ["TrioWebsocketLink", "map_errors", "translate_error", "trio_websocket_handshake"]
 
@@ -35,7 +36,7 @@ __all__ = ["TrioWebsocketLink", "map_errors", "translate_error", "trio_websocket
 def translate_error(exc: BaseException) -> BaseException:
     """Our exception for a trio-websocket / wsproto / stream error (others unchanged)."""
     if isinstance(exc, trio_websocket.ConnectionRejected):
-        return HandshakeRejected(exc.status_code, retry_after_seconds(exc.headers))
+        return rejection(exc.status_code, exc.headers)
     if isinstance(exc, trio_websocket.ConnectionClosed):
         reason = exc.reason
         code = reason.code if reason is not None else CloseCode.ABNORMAL_CLOSURE

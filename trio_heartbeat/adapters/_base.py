@@ -40,6 +40,7 @@ import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.connection import (
+    ConnectTarget,
     LiveLink,
     ManagedWebSocket,
     OnConnect,
@@ -171,7 +172,7 @@ class ProtocolSession(abc.ABC, Generic[CodecT]):
 
 @asynccontextmanager
 async def open_protocol_websocket(
-    url: str,
+    url: ConnectTarget,
     *,
     adapter: str,
     session: ProtocolSession[Any],

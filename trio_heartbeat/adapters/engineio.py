@@ -36,7 +36,7 @@ from typing import Unpack
 
 import trio
 
-from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect
+from trio_heartbeat._client.connection import ConnectTarget, LiveLink, ManagedWebSocket, OnConnect
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat.adapters._base import (
@@ -197,7 +197,7 @@ class EngineIOClient:
 
 @asynccontextmanager
 async def open_engineio(
-    url: str,
+    url: ConnectTarget,
     *,
     ping_interval: float = 25.0,
     ping_timeout: float = 20.0,

@@ -37,7 +37,13 @@ from typing import Any, Unpack
 
 import trio
 
-from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect, run_on_connect
+from trio_heartbeat._client.connection import (
+    ConnectTarget,
+    LiveLink,
+    ManagedWebSocket,
+    OnConnect,
+    run_on_connect,
+)
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.adapters._base import (
@@ -261,7 +267,7 @@ class SocketIOClient:
 
 @asynccontextmanager
 async def open_socketio(
-    url: str,
+    url: ConnectTarget,
     *,
     namespace: str = "/",
     auth: Mapping[str, Any] | None = None,

@@ -22,23 +22,32 @@ Contract of the glue, per link:
   is retried, 1002/1008... stop).
 
 A SockJS session id is part of the URL: :func:`sockjs_url` draws one (from an
-injectable :class:`random.Random`). The core dials one fixed URL, so every
-reconnect of one managed connection reuses it; sockjs-node's WebSocket transport
-accepts that (the session ended with the old socket).
+injectable :class:`random.Random`). Given one fixed URL, every reconnect
+reuses it (sockjs-node's WebSocket transport accepts that: the session ended
+with the old socket); :func:`fresh_sockjs_url` is a connect plan that draws a
+new session id for every attempt, as the SockJS protocol intends::
+
+    async with open_sockjs(fresh_sockjs_url("ws://host/echo", rng=rng)) as ws: ...
 """
 
 from __future__ import annotations
 
 import random
 import string
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Unpack
 from urllib.parse import urlsplit, urlunsplit
 
 import trio
 
-from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect
+from trio_heartbeat._client.connection import (
+    ConnectTarget,
+    LiveLink,
+    ManagedWebSocket,
+    OnConnect,
+)
+from trio_heartbeat._core.endpoint import AttemptContext
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
@@ -53,6 +62,7 @@ from trio_heartbeat.protocols._json import json_dumps
 __all__ = [
     "SockJSCodec",
     "SockJSSession",
+    "fresh_sockjs_url",
     "open_sockjs",
     "sockjs_heartbeat",
     "sockjs_url",
@@ -85,6 +95,23 @@ def sockjs_url(base_url: str, *, rng: random.Random | None = None, session_lengt
     session = "".join(rng.choice(_SESSION_ALPHABET) for _ in range(session_length))
     path = f"{parts.path.rstrip('/')}/{server}/{session}/websocket"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def fresh_sockjs_url(
+    base_url: str, *, rng: random.Random | None = None, session_length: int = 16
+) -> Callable[[AttemptContext], str]:
+    """A connect plan: a new :func:`sockjs_url` (server number, session id) per attempt.
+
+    Pass it as the URL of :func:`open_sockjs` or ``open_managed_websocket``.
+    Raises :class:`UsageError` at once for a bad ``base_url`` or length.
+    """
+    sockjs_url(base_url, rng=random.Random(0), session_length=session_length)  # validate now
+    rng = rng if rng is not None else random.Random()
+
+    def next_url(context: AttemptContext) -> str:
+        return sockjs_url(base_url, rng=rng, session_length=session_length)
+
+    return next_url
 
 
 def sockjs_heartbeat(
@@ -187,14 +214,15 @@ class SockJSSession(ProtocolSession[SockJSCodec]):
 
 @asynccontextmanager
 async def open_sockjs(
-    url: str,
+    url: ConnectTarget,
     *,
     heartbeat: Heartbeat | None = None,
     on_connect: OnConnect | None = None,
     open_timeout: float = DEFAULT_OPEN_TIMEOUT,
     **managed: Unpack[ManagedArguments],
 ) -> AsyncIterator[ManagedWebSocket]:
-    """A managed connection to the framed SockJS endpoint ``url`` (see :func:`sockjs_url`).
+    """A managed connection to the framed SockJS endpoint ``url`` (see :func:`sockjs_url`;
+    :func:`fresh_sockjs_url` for a new session id per attempt).
 
     Yields the :class:`~trio_heartbeat.ManagedWebSocket`: ``send`` queues text
     messages (sent in JSON arrays of up to ``options.send_batch_size``),

@@ -11,7 +11,9 @@ runs it on a managed connection::
 Contract:
 
 - every (re)connect waits for ``o`` (at most ``open_timeout`` s once the
-  WebSocket is open, else ConnectTimeout) and sends ``authorize\\n0\\n\\n<token>``; only a
+  WebSocket is open, else ConnectTimeout) and sends ``authorize\\n0\\n\\n<token>``, the
+  token being a str or what a callable (sync or async) returns at that
+  (re)connect (its failure fails the attempt, classified like ``on_connect``'s); only a
   2xx answer makes the link usable (a non-2xx answer or none within
   ``authorize_timeout`` fails the attempt; the reconnect policy retries it);
 - :meth:`TradovateClient.request` goes out on the live link with the next id of
@@ -32,14 +34,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Unpack
 
 import attrs
 import trio
 
-from trio_heartbeat._client.connection import LiveLink, ManagedWebSocket, OnConnect, run_on_connect
+from trio_heartbeat._client.connection import (
+    ConnectTarget,
+    LiveLink,
+    ManagedWebSocket,
+    OnConnect,
+    run_on_connect,
+)
+from trio_heartbeat._client.plan import call_user
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.heartbeat import Heartbeat
@@ -60,6 +69,8 @@ __all__ = ["Event", "RequestTimeout", "Response", "TradovateClient", "open_trado
 logger = logging.getLogger("trio_heartbeat.adapters.tradovate")
 
 Message = str | bytes
+Token = str | Callable[[], str | Awaitable[str]]
+"""An access token, or a callable asked for a fresh one at every (re)connect."""
 
 
 class _LinkState:
@@ -112,16 +123,16 @@ class TradovateClient:
 
     def __init__(
         self,
-        token: str,
+        token: Token,
         *,
         request_timeout: float,
         authorize_timeout: float,
         open_timeout: float,
         on_connect: OnConnect | None = None,
     ) -> None:
-        if not isinstance(token, str) or not token:
-            raise UsageError("the Tradovate access token must be a non-empty str")
-        self._token = _Secret(token)
+        if not callable(token) and (not isinstance(token, str) or not token):
+            raise UsageError("the Tradovate access token must be a non-empty str or a callable")
+        self._token = token if callable(token) else _Secret(token)
         self.request_timeout = positive_seconds("request_timeout", request_timeout)
         self.authorize_timeout = positive_seconds("authorize_timeout", authorize_timeout)
         self._user_on_connect = on_connect
@@ -143,6 +154,14 @@ class TradovateClient:
 
     # -- the on-connect step ---------------------------------------------------
 
+    async def _current_token(self) -> str:
+        if isinstance(self._token, _Secret):
+            return self._token.value
+        token = await call_user(self._token, what="the token callable")
+        if not isinstance(token, str) or not token:
+            raise UsageError("the token callable must return a non-empty str")
+        return token
+
     @asynccontextmanager
     async def _link_life(self, link: LiveLink) -> AsyncIterator[None]:
         codec = self._session.current  # its ``o`` has arrived
@@ -151,7 +170,7 @@ class TradovateClient:
         state.link = link
         try:
             waiter = state.waiters.register(wire.AUTHORIZE_ID)
-            await link.send(wire.encode_authorize(self._token.value))
+            await link.send(wire.encode_authorize(await self._current_token()))
             response: Response | None = None
             with trio.move_on_after(self.authorize_timeout):
                 response = await waiter.wait()
@@ -234,8 +253,8 @@ class TradovateClient:
 
 @asynccontextmanager
 async def open_tradovate(
-    url: str,
-    token: str,
+    url: ConnectTarget,
+    token: Token,
     *,
     heartbeat: Heartbeat | None = None,
     request_timeout: float = 10.0,
@@ -245,6 +264,9 @@ async def open_tradovate(
     **managed: Unpack[ManagedArguments],
 ) -> AsyncIterator[TradovateClient]:
     """Open a managed Tradovate connection to ``url`` (its SockJS WebSocket URL).
+
+    ``token``: the access token, or a callable (sync or async) called for a
+    fresh one at every (re)connect.
 
     ``heartbeat`` defaults to ``Heartbeat.tradovate()``. ``open_timeout`` bounds
     the wait for ``o`` once the WebSocket is open, then ``authorize_timeout`` the

@@ -1,0 +1,66 @@
+"""The dial step of an attempt: a byte stream to the server, direct or through a proxy.
+
+One function per kind, each returning a byte stream, with TLS layered on top
+by :func:`~trio_heartbeat._transport.tls.start_tls`::
+
+    direct           TCP to the server                       [+ TLS for wss://]
+    http://  proxy   TCP to the proxy, CONNECT               [+ TLS for wss://]
+    https:// proxy   TCP to the proxy, TLS to it, CONNECT    [+ TLS for wss://]
+    socks5(h)://     SOCKS5 tunnel (python-socks)            [+ TLS for wss://]
+
+Unbounded: ``open_link`` bounds dialing, proxy negotiation, TLS and the
+upgrade together by ``connect_timeout``. Raises only our exceptions.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import trio
+
+from trio_heartbeat._transport.common import Target
+from trio_heartbeat._transport.http_connect import http_connect
+from trio_heartbeat._transport.proxy_env import Proxy
+from trio_heartbeat._transport.socks import socks_connect
+from trio_heartbeat._transport.tls import start_tls
+from trio_heartbeat.errors import ConnectError
+
+__all__ = ["dial_target", "open_tcp"]
+
+
+async def open_tcp(host: str, port: int, what: str = "") -> trio.abc.Stream:
+    """A TCP connection to ``host:port`` (``what``: e.g. "the proxy ", for the message).
+
+    Raises :class:`ConnectError` when it cannot be made.
+    """
+    try:
+        return await trio.open_tcp_stream(host, port)
+    except OSError as exc:
+        raise ConnectError(f"cannot connect to {what}{host}:{port}: {exc}") from exc
+
+
+async def dial_target(
+    target: Target, proxy: Proxy | None, ssl_context: ssl.SSLContext | None
+) -> trio.abc.Stream:
+    """A byte stream to ``target``, through ``proxy`` if any, with TLS for ``wss://``.
+
+    ``ssl_context`` (None: the system's trust) checks the server and an
+    ``https://`` proxy. Raises :class:`ConnectError` (:class:`ProxyRejected`
+    when the proxy refuses the tunnel).
+    """
+    if proxy is None:
+        stream = await open_tcp(target.host, target.port)
+    elif proxy.scheme.startswith("socks5"):
+        stream = await socks_connect(proxy, target.host, target.port)
+    else:
+        stream = await open_tcp(proxy.host, proxy.port, "the proxy ")
+        try:
+            if proxy.scheme == "https":
+                stream = await start_tls(stream, proxy.host, ssl_context)
+            stream = await http_connect(stream, proxy, target.host, target.port)
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+    if target.secure:
+        stream = await start_tls(stream, target.host, ssl_context)
+    return stream
