@@ -185,11 +185,9 @@ class HeartbeatServer:
                     size,
                 )
             return False
-        text = f"too slow: {size} messages queued"
-        if self._start_closing(client, self._options.slow_close_code, text, ClientEnd.QUEUE_FULL):
-            client._nursery.start_soon(
-                self._finish_closing, client, self._options.slow_close_code, text, False
-            )
+        code, text = self._options.slow_close_code, f"too slow: {size} messages queued"
+        if self._start_closing(client, code, text, ClientEnd.QUEUE_FULL, flush=False):
+            client._nursery.start_soon(self._finish_closing, client, code, text)
         return False
 
     async def _deliver(self, client: ServerClient, message: str | bytes) -> None:
@@ -411,6 +409,7 @@ class HeartbeatServer:
 
     def _drop(self, client: ServerClient, reason: ClientEnd, error: ConnectionLost) -> None:
         client._abort(reason, error)
+        client._outbox.discard()  # a sender waiting for room learns it now
         self._unregister(client)
 
     def _client(self, client_id: int) -> ServerClient:
@@ -484,8 +483,8 @@ class HeartbeatServer:
             code, text, reason = 1011, "internal error", ClientEnd.HANDLER_FAILED
         else:
             return True
-        if self._start_closing(client, code, text, reason):
-            client._nursery.start_soon(self._finish_closing, client, code, text, True)
+        if self._start_closing(client, code, text, reason, flush=True):
+            client._nursery.start_soon(self._finish_closing, client, code, text)
         return False
 
     async def _write(self, client: ServerClient, message: str | bytes) -> bool:
@@ -540,32 +539,33 @@ class HeartbeatServer:
                 code, text, reason = 1011, "internal error", ClientEnd.HANDLER_FAILED
             else:
                 code, text, reason = 1000, "", ClientEnd.HANDLER_RETURNED
-            if self._start_closing(client, code, text, reason):
-                await self._finish_closing(client, code, text, True)
+            if self._start_closing(client, code, text, reason, flush=True):
+                await self._finish_closing(client, code, text)
         finally:
             client._handler_done.set()
 
-    def _start_closing(self, client: ServerClient, code: int, text: str, reason: ClientEnd) -> bool:
-        """Begin a polite close (the client leaves the registry now); False if
-        the client is already ending. Follow with :meth:`_finish_closing`."""
+    def _start_closing(
+        self, client: ServerClient, code: int, text: str, reason: ClientEnd, *, flush: bool
+    ) -> bool:
+        """Begin a polite close: the client leaves the registry and takes no more
+        messages; what is queued is still written (``flush``) or discarded.
+        False if the client is already ending. Follow with :meth:`_finish_closing`."""
         if client.closed:
             return False
         client._record_end(reason, ConnectionLost(code, text))
         client._polite_closing = True
+        if flush:
+            client._outbox.finish()
+        else:
+            client._outbox.discard()
         self._unregister(client)
         return True
 
-    async def _finish_closing(
-        self, client: ServerClient, code: int, text: str, flush: bool
-    ) -> None:
-        """Write what is queued (``flush``), then the closing handshake: all within
+    async def _finish_closing(self, client: ServerClient, code: int, text: str) -> None:
+        """Wait for the queue's last writes, then the closing handshake: both within
         ``close_timeout``; the client's task aborts the stream after."""
         with trio.move_on_after(self._options.close_timeout):
-            if flush:
-                client._outbox.finish()
-                await client._outbox.drained.wait()
-            else:
-                client._outbox.discard()
+            await client._outbox.drained.wait()
             await client._link.close(code, text)
         client._ended.set()
 
@@ -597,8 +597,8 @@ class HeartbeatServer:
         code, text = 1001, "server stopping"
         async with trio.open_nursery() as nursery:
             for client in list(self._clients.values()):
-                if self._start_closing(client, code, text, ClientEnd.SERVER_STOPPING):
-                    nursery.start_soon(self._finish_closing, client, code, text, True)
+                if self._start_closing(client, code, text, ClientEnd.SERVER_STOPPING, flush=True):
+                    nursery.start_soon(self._finish_closing, client, code, text)
 
 
 def _check_message(message: object) -> None:
