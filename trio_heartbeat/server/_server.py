@@ -16,16 +16,8 @@ from typing import Any
 import attrs
 import trio
 
-from trio_heartbeat._transport.server_engine import (
-    MessageTooBig,
-    ServerLink,
-    ServerStream,
-    UpgradeAnswer,
-    UpgradeAsked,
-    open_server_link,
-    wrap_tls,
-)
-from trio_heartbeat.errors import ConnectError, ConnectionLost, PeerUnresponsive, UsageError
+from trio_heartbeat._transport.server_engine import MessageTooBig, ServerStream, wrap_tls
+from trio_heartbeat.errors import ConnectionLost, PeerUnresponsive, UsageError
 from trio_heartbeat.server._client import ClientEnd, ClientInfo, ServerClient
 from trio_heartbeat.server._config import (
     Counters,
@@ -34,14 +26,8 @@ from trio_heartbeat.server._config import (
     ServerOptions,
     ServerStatistics,
 )
-from trio_heartbeat.server._hooks import (
-    Accept,
-    Authorize,
-    InvalidMessage,
-    Reject,
-    UpgradeRequest,
-    upgrade_answer,
-)
+from trio_heartbeat.server._hooks import Authorize, InvalidMessage
+from trio_heartbeat.server._opening import Opened, open_client
 from trio_heartbeat.server._rounds import ClientLiveness, IsAliveRounds
 from trio_heartbeat.server._stream import describe_peer
 
@@ -254,11 +240,18 @@ class HeartbeatServer:
         client: ServerClient | None = None
         try:
             async with trio.open_nursery() as nursery:
-                opened = await self._handshake(nursery, watched, describe_peer(stream))
+                opened = await open_client(
+                    nursery,
+                    watched,
+                    describe_peer(stream),
+                    options=self._options,
+                    authorize=self._authorize,
+                    counts=self._counts,
+                )
                 if opened is None:
                     nursery.cancel_scope.cancel()
                     return
-                client = self._register(*opened, watched, nursery)
+                client = self._register(opened, watched, nursery)
                 await self._run_tasks(client, nursery, stream)
         finally:
             if client is not None:
@@ -285,76 +278,15 @@ class HeartbeatServer:
             client._close_inbox()
             self._unregister(client)
 
-    async def _handshake(
-        self, nursery: trio.Nursery, watched: ServerStream, remote: str | None
-    ) -> tuple[ServerLink, UpgradeRequest, Accept] | None:
-        """The opening, bounded by ``handshake_timeout``; None if it did not end
-        in an accepted client (counted and logged)."""
-        seen: list[tuple[UpgradeRequest, Accept | Reject]] = []
-
-        async def decide(asked: UpgradeAsked) -> UpgradeAnswer:
-            request = UpgradeRequest.from_asked(asked, remote)
-            decision, answer = await self._decide(request)
-            seen.append((request, decision))
-            return answer
-
-        timeout = self._options.handshake_timeout
-        self._counts.handshaking += 1
-        link: ServerLink | None = None
-        why = f"it did not finish within {timeout:g} s"
-        try:
-            with trio.move_on_after(timeout):
-                link = await open_server_link(
-                    nursery, watched, decide, max_message_size=self._options.max_message_size
-                )
-        except ConnectError as exc:
-            why = str(exc)
-        finally:
-            self._counts.handshaking -= 1
-        if seen and isinstance(reject := seen[0][1], Reject):
-            request = seen[0][0]
-            self._counts.rejected += 1
-            logger.info(
-                "upgrade from %s (path %s) rejected: HTTP %d", remote, request.path, reject.status
-            )
-            return None
-        if link is None or not seen:
-            self._counts.handshake_failures += 1
-            logger.info("WebSocket handshake from %s failed: %s", remote, why)
-            return None
-        request, accept = seen[0]
-        assert isinstance(accept, Accept)
-        return link, request, accept
-
-    async def _decide(self, request: UpgradeRequest) -> tuple[Accept | Reject, UpgradeAnswer]:
-        """Ask ``authorize``; a failing or misbehaving hook is a 500 (logged, counted)."""
-        if self._authorize is None:
-            return Accept(), UpgradeAnswer()
-        try:
-            decision = await self._authorize(request)
-            return decision, upgrade_answer(decision, request)
-        except Exception:
-            self._counts.handler_errors += 1
-            logger.exception(
-                "authorize raised for an upgrade from %s (path %s)", request.remote, request.path
-            )
-            reject = Reject(500, "internal error")
-            return reject, upgrade_answer(reject, request)
-
     def _register(
-        self,
-        link: ServerLink,
-        request: UpgradeRequest,
-        accept: Accept,
-        watched: ServerStream,
-        nursery: trio.Nursery,
+        self, opened: Opened, watched: ServerStream, nursery: trio.Nursery
     ) -> ServerClient:
         client_id = next(self._ids)
         client = ServerClient(
             client_id,
-            link=link,
-            request=request,
-            data=accept.data,
+            link=opened.link,
+            request=opened.request,
+            data=opened.accept.data,
             max_pending_messages=self._options.max_pending_messages,
             send_queue_size=self._options.send_queue_size,
             nursery=nursery,
