@@ -138,6 +138,10 @@ def test_accept_and_reject_are_checked_when_made() -> None:
         Accept(headers=[("x-a", "line\r\nbreak")])
     with pytest.raises(UsageError):
         InvalidMessage("x", code=1006)  # never sent on the wire
+    with pytest.raises(UsageError):
+        Accept(subprotocol=b"chat")  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        Reject(401, reason=None)  # type: ignore[arg-type]
     assert Reject(401).reason == ""
 
 

@@ -116,11 +116,8 @@ class ServerLink:
     (:class:`MessageTooBig` from :meth:`receive` for an oversized message).
     """
 
-    def __init__(
-        self, ws: trio_websocket.WebSocketConnection, stream: ServerStream, max_message_size: int
-    ) -> None:
+    def __init__(self, ws: trio_websocket.WebSocketConnection, max_message_size: int) -> None:
         self._ws = ws
-        self.stream = stream
         self._max_message_size = max_message_size
 
     @property
@@ -171,10 +168,6 @@ class ServerLink:
                 await self._ws.aclose(code, reason or None)
         except ConnectionLost:
             pass
-
-    async def abort(self) -> None:
-        """Drop the connection at once (no close frame)."""
-        await self.stream.abort()
 
 
 Decide = Callable[[UpgradeAsked], Awaitable[UpgradeAnswer]]
@@ -228,7 +221,7 @@ async def _handshake(
             ws = await request.accept(
                 subprotocol=answer.subprotocol, extra_headers=list(answer.headers)
             )
-            box.append(ServerLink(ws, stream, max_message_size))
+            box.append(ServerLink(ws, max_message_size))
         else:
             await request.reject(
                 answer.status, extra_headers=list(answer.headers), body=answer.body or None

@@ -18,6 +18,10 @@ class BadServerSetting(UsageError, ValueError):
     """A server setting out of range (also a ValueError, as it used to be)."""
 
 
+class BadServerSettingType(UsageError, TypeError):
+    """A server setting of the wrong type (also a TypeError, as attrs raised)."""
+
+
 def _positive(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if (
         isinstance(value, bool)
@@ -45,18 +49,20 @@ def _close_code(_inst: object, attribute: attrs.Attribute[Any], value: object) -
         raise BadServerSetting(f"{attribute.name} must be a sendable close code, got {value!r}")
 
 
-def _one_of(*kinds: type, optional: bool = False) -> Any:
+def one_of(*kinds: type, optional: bool = False) -> Any:
     """Validator: an instance of one of ``kinds`` (or None, if ``optional``)."""
     names = " or ".join(kind.__name__ for kind in kinds) + (" or None" if optional else "")
 
     def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if not (isinstance(value, kinds) or (optional and value is None)):
-            raise BadServerSetting(f"{attribute.name} must be {names}, got {type(value).__name__}")
+            raise BadServerSettingType(
+                f"{attribute.name} must be {names}, got {type(value).__name__}"
+            )
 
     return check
 
 
-_message = _one_of(bytes, str, optional=True)
+_message = one_of(bytes, str, optional=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -78,7 +84,7 @@ class ServerHeartbeat:
     interval: float = attrs.field(validator=_positive)
     payload: bytes | str | None = attrs.field(default=None, validator=_message)
     answer: bytes | str | None = attrs.field(default=None, validator=_message)
-    any_traffic_counts: bool = attrs.field(default=True, validator=_one_of(bool))
+    any_traffic_counts: bool = attrs.field(default=True, validator=one_of(bool))
 
     def __attrs_post_init__(self) -> None:
         if self.payload is None and self.answer is not None:
@@ -152,20 +158,20 @@ class ServerOptions:
     - ``ssl_context``: serve ``wss://`` (a server-side ``ssl.SSLContext`` with
       its certificate loaded); None serves plain ``ws://``.
 
-    Raises :class:`~trio_heartbeat.errors.UsageError` (also a ValueError) for a
-    setting out of range.
+    Raises :class:`~trio_heartbeat.errors.UsageError` for a bad setting (also a
+    ValueError when out of range, a TypeError when of the wrong type).
     """
 
     handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
     close_timeout: float = attrs.field(default=5.0, validator=_positive)
     send_timeout: float = attrs.field(default=10.0, validator=_positive)
     send_queue_size: int = attrs.field(default=256, validator=_count)
-    full_queue: FullQueue = attrs.field(default=FullQueue.DISCONNECT, validator=_one_of(FullQueue))
+    full_queue: FullQueue = attrs.field(default=FullQueue.DISCONNECT, validator=one_of(FullQueue))
     slow_close_code: int = attrs.field(default=1008, validator=_close_code)
     max_pending_messages: int = attrs.field(default=256, validator=_count)
     max_message_size: int = attrs.field(default=1024 * 1024, validator=_count)
     ssl_context: ssl.SSLContext | None = attrs.field(
-        default=None, validator=_one_of(ssl.SSLContext, optional=True)
+        default=None, validator=one_of(ssl.SSLContext, optional=True)
     )
 
 

@@ -22,7 +22,7 @@ import attrs
 
 from trio_heartbeat._transport.server_engine import UpgradeAnswer, UpgradeAsked
 from trio_heartbeat.errors import RemoteProtocolError, UsageError
-from trio_heartbeat.server._config import BadServerSetting, sendable_close_code
+from trio_heartbeat.server._config import BadServerSetting, one_of, sendable_close_code
 
 __all__ = ["Accept", "Authorize", "InvalidMessage", "Reject", "UpgradeRequest"]
 
@@ -96,9 +96,7 @@ class Accept:
     """Let the client in: ``subprotocol`` (one the client offered, or None),
     ``data`` for the handler (``client.data``), extra response ``headers``."""
 
-    subprotocol: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
-    )
+    subprotocol: str | None = attrs.field(default=None, validator=one_of(str, optional=True))
     data: Any = None
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers)
 
@@ -114,7 +112,7 @@ class Reject:
     text/plain body, ``headers`` with the response (e.g. ``Retry-After``)."""
 
     status: int = attrs.field(validator=_status)
-    reason: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    reason: str = attrs.field(default="", validator=one_of(str))
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers)
 
 
