@@ -73,7 +73,10 @@ class UpgradeRequest:
 
 
 def _headers(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    pairs = tuple(tuple(pair) for pair in value)
+    try:
+        pairs = tuple(tuple(pair) for pair in value)
+    except TypeError:
+        raise BadServerSetting("headers are (name, value) pairs of str") from None
     for pair in pairs:
         if len(pair) != 2 or not all(isinstance(part, str) for part in pair):
             raise BadServerSetting("headers are (name, value) pairs of str")
