@@ -199,3 +199,32 @@ async def test_handler_return_sends_what_it_queued_before_closing(
         assert got == [f"b{n}" for n in range(50)]
         assert await closed_reason(peer.conn) == (1000, None)
         assert server.statistics().messages_unsent == 0
+
+
+async def test_a_handler_waiting_for_room_learns_at_once_that_its_client_left(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    outcome: list[tuple[float, type[BaseException]]] = []
+    go = trio.Event()
+
+    async def firehose(client: ServerClient) -> None:
+        await go.wait()
+        try:
+            while True:
+                await client.send(KB)
+        except BaseException as exc:
+            outcome.append((trio.current_time(), type(exc)))
+            raise
+
+    options = ServerOptions(send_queue_size=2, send_timeout=30.0)
+    async with running(firehose, BEAT, options=options) as (server, nursery):
+        peer = await connect(server, nursery)
+        peer.server_net.delay = 1.0  # each write takes 1 s: a slow link, not a stuck one
+        go.set()
+        await trio.sleep(1.5)
+        assert outcome == []  # the handler waits for room (back-pressure)
+        nursery.start_soon(peer.conn.aclose, 1000, "bye")  # the client says goodbye
+        await trio.sleep(1.0)
+        assert outcome == [(2.0, ConnectionLost)]  # when its close frame was answered
+        assert server.clients() == ()
+        assert server.statistics().messages_unsent >= 2

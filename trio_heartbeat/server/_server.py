@@ -268,6 +268,7 @@ class HeartbeatServer:
             await client._ended.wait()
             await trio.aclose_forcefully(stream)
             client._close_inbox()
+            client._outbox.discard()  # nothing more is written; a waiting sender learns now
             with trio.move_on_after(self._options.close_timeout):
                 await client._handler_done.wait()
             nursery.cancel_scope.cancel()
