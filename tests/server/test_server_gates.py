@@ -143,6 +143,9 @@ def test_accept_and_reject_are_checked_when_made() -> None:
     with pytest.raises(UsageError):
         Reject(401, reason=None)  # type: ignore[arg-type]
     assert Reject(401).reason == ""
+    secret = Accept(data="SECRET", headers=[("set-cookie", "SECRET")])
+    assert "SECRET" not in repr(secret)
+    assert "SECRET" not in repr(Reject(401, headers=[("set-cookie", "SECRET")]))
 
 
 async def test_validate_closes_only_the_offender_with_its_code(

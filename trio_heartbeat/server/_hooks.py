@@ -97,11 +97,12 @@ def _encoded(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes],
 @attrs.frozen(kw_only=True)
 class Accept:
     """Let the client in: ``subprotocol`` (one the client offered, or None),
-    ``data`` for the handler (``client.data``), extra response ``headers``."""
+    ``data`` for the handler (``client.data``), extra response ``headers``
+    (neither of the last two is in the repr: they may hold secrets)."""
 
     subprotocol: str | None = attrs.field(default=None, validator=one_of(str, optional=True))
-    data: Any = None
-    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers)
+    data: Any = attrs.field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers, repr=False)
 
 
 def _status(_inst: object, _attribute: attrs.Attribute[Any], value: object) -> None:
@@ -116,7 +117,7 @@ class Reject:
 
     status: int = attrs.field(validator=_status)
     reason: str = attrs.field(default="", validator=one_of(str))
-    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers)
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers, repr=False)
 
 
 Authorize = Callable[[UpgradeRequest], Awaitable[Accept | Reject]]
