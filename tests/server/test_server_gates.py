@@ -71,8 +71,9 @@ async def test_authorize_sees_the_request_and_the_handler_sees_what_it_attached(
 
 
 async def test_reject_answers_with_the_status_and_reason_and_runs_no_handler(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     ends = Ends()
 
     async def authorize(request: UpgradeRequest) -> Accept | Reject:
@@ -99,6 +100,13 @@ async def test_reject_answers_with_the_status_and_reason_and_runs_no_handler(
         assert (stats.rejected, stats.accepted, stats.handshake_failures) == (1, 1, 0)
         assert (stats.handshaking, stats.clients) == (0, 1)
         assert list(ends.messages) == [1]  # the handler ran for the accepted one only
+    rejected_logs = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("trio_heartbeat.server") and "rejected" in r.getMessage()
+    ]
+    assert rejected_logs == ["upgrade from None (path /) rejected: HTTP 403"]
+    assert all("token=" not in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.parametrize(
