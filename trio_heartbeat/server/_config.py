@@ -185,10 +185,11 @@ class LegacySettings(TypedDict, total=False):
 
 
 def merge_options(options: ServerOptions | None, legacy: LegacySettings) -> ServerOptions:
-    """``options`` (default: all defaults) with the old keyword arguments applied.
+    """The settings to run with: ``options``, or else a :class:`ServerOptions`
+    made from the old keyword arguments (all defaults without any).
 
-    Raises UsageError for an unknown keyword, or for keywords given together
-    with ``options`` (one owner per setting).
+    Raises UsageError for an unknown keyword, for keywords given together
+    with ``options`` (one owner per setting), or a foreign ``options``.
     """
     unknown = set(legacy) - set(LegacySettings.__annotations__)
     if unknown:
