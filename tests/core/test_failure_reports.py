@@ -66,7 +66,8 @@ async def test_failing_on_connect_names_the_step_and_the_type(
     warnings = log.at(logging.WARNING)
     assert warnings[0] == (
         0.0,
-        "connection attempt failed to ws://x: on_connect failed with AssertionError; retrying in 1 s",
+        "connection attempt failed to ws://x: "
+        "on_connect failed with AssertionError; retrying in 1 s",
     )
     assert warnings[1] == (
         2.0,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import itertools
+import os
 from functools import partial
 
 import pytest
@@ -13,6 +15,7 @@ from trio_heartbeat.server import (
     HeartbeatServer,
     ServerClient,
     ServerHeartbeat,
+    ServerOptions,
     open_heartbeat_server,
     serve_heartbeat,
 )
@@ -126,3 +129,94 @@ async def _client(port: int, *, task_status: trio.TaskStatus[WebSocketConnection
         ws = await wrap_client_stream(nursery, stream, "127.0.0.1", "/")
         task_status.started(ws)
         await trio.sleep_forever()
+
+
+UPGRADE = (
+    b"GET /stuck HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: MDEyMzQ1Njc4OWFiY2RlZg==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+async def _upgraded_raw_socket(port: int) -> trio.socket.SocketType:
+    """A client with a tiny receive buffer that completes the upgrade, then never reads."""
+    sock = trio.socket.socket()
+    sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 4096)
+    await sock.connect(("127.0.0.1", port))
+    await sock.send(UPGRADE)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = await sock.recv(1024)
+        assert chunk
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 101")
+    return sock
+
+
+async def test_a_client_that_never_reads_does_not_delay_broadcasts_over_tcp() -> None:
+    count, size = 800, 16 * 1024  # 12.8 MB: more than the kernel buffers hold
+    joined = trio.Event()
+
+    async def idle(client: ServerClient) -> None:
+        if client.id == 4:
+            joined.set()
+        await trio.sleep_forever()
+
+    options = ServerOptions(send_timeout=5.0)
+    with trio.fail_after(60):
+        async with (
+            trio.open_nursery() as nursery,
+            open_heartbeat_server(idle, "127.0.0.1", 0, options=options) as server,
+        ):
+            healthy = [await nursery.start(_client, server.port) for _ in range(3)]
+            stuck = await _upgraded_raw_socket(server.port)
+            await joined.wait()
+            arrivals: list[list[float]] = [[], [], []]
+
+            async def read(ws: WebSocketConnection, times: list[float]) -> None:
+                for _ in range(count):
+                    await ws.get_message()
+                    times.append(trio.current_time())
+
+            async with trio.open_nursery() as readers:
+                for ws, times in zip(healthy, arrivals, strict=True):
+                    readers.start_soon(read, ws, times)
+                start = trio.current_time()
+                for _ in range(count):
+                    await server.broadcast(b"x" * size)
+                    await trio.sleep(0.002)
+            gaps = [
+                max(b - a for a, b in itertools.pairwise([start, *times])) for times in arrivals
+            ]
+            # before per-client queues every healthy client waited send_timeout (5 s)
+            assert max(gaps) < 2.0, gaps
+            stats = server.statistics()
+            assert stats.dropped == 1  # the stuck one, as its queue filled
+            assert [info.path for info in server.clients()] == ["/", "/", "/"]
+            stuck.close()
+            nursery.cancel_scope.cancel()
+
+
+async def test_rapid_connect_close_frees_every_socket_at_once() -> None:
+    async def idle(client: ServerClient) -> None:
+        await trio.sleep_forever()
+
+    options = ServerOptions(handshake_timeout=30.0)
+    with trio.fail_after(20):
+        async with open_heartbeat_server(idle, "127.0.0.1", 0, options=options) as server:
+            fds_before = _open_fds()
+            start = trio.current_time()
+            for _ in range(200):
+                stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+                await stream.aclose()
+            for _ in range(1000):  # bounded
+                stats = server.statistics()
+                if stats.handshake_failures == 200:
+                    break
+                await trio.sleep(0.01)
+            assert (stats.handshake_failures, stats.handshaking) == (200, 0)
+            assert trio.current_time() - start < 10.0  # not handshake_timeout (30 s)
+            assert _open_fds() <= fds_before + 2
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 
 import pytest
 import trio
 import trio.testing
 import trio_websocket
-from trio_websocket import ConnectionClosed, WebSocketConnection
+from trio_websocket import ConnectionClosed
 
+from tests.server.helpers import (
+    Ends,
+    answer_heartbeats,
+    closed_reason,
+    connect,
+    nothing_more,
+    running,
+)
 from trio_heartbeat.errors import ConnectionLost, PeerUnresponsive, UsageError
 from trio_heartbeat.server import (
     ClientEnd,
@@ -21,141 +27,6 @@ from trio_heartbeat.server import (
     ServerHeartbeat,
     open_heartbeat_server,
 )
-
-# -- helpers -----------------------------------------------------------------
-
-
-class NetStream(trio.abc.Stream):
-    """One end of an in-memory link with fault switches.
-
-    ``delay``: every write is delivered that many seconds late (virtual time).
-    ``cut()``: a black hole -- reads hang, writes vanish (half-open TCP).
-    ``stall()``: writes block forever (the peer's receive window is full).
-    """
-
-    def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
-        self.delay = 0.0
-        self.is_cut = False
-        self.is_stalled = False
-
-    def cut(self) -> None:
-        self.is_cut = True
-
-    def stall(self) -> None:
-        self.is_stalled = True
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        if self.is_stalled:
-            await trio.sleep_forever()
-        if self.delay:
-            await trio.sleep(self.delay)
-        if self.is_cut:
-            await trio.lowlevel.checkpoint()
-            return
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        data = await self.inner.receive_some(max_bytes)
-        if self.is_cut:
-            await trio.sleep_forever()
-        return data
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-class Peer:
-    """A trio-websocket client connected to the server through NetStreams."""
-
-    def __init__(self, conn: WebSocketConnection, client_side: NetStream, server_side: NetStream):
-        self.conn = conn
-        self.net = client_side
-        self.server_net = server_side
-
-
-async def connect(server: HeartbeatServer, nursery: trio.Nursery, path: str = "/") -> Peer:
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    client_side, server_side = NetStream(client_stream), NetStream(server_stream)
-    nursery.start_soon(server.handle_stream, server_side)
-    conn = await trio_websocket.wrap_client_stream(
-        nursery,
-        client_side,  # type: ignore[arg-type]  # any trio Stream works
-        "localhost",
-        path,
-    )
-    await trio.testing.wait_all_tasks_blocked()
-    return Peer(conn, client_side, server_side)
-
-
-async def closed_reason(conn: WebSocketConnection) -> tuple[int, str | None]:
-    """Drain messages until the connection closes; return (code, reason)."""
-    with trio.fail_after(100):
-        while True:
-            try:
-                await conn.get_message()
-            except ConnectionClosed as exc:
-                assert exc.reason is not None
-                return exc.reason.code, exc.reason.reason
-
-
-async def nothing_more(conn: WebSocketConnection) -> bool:
-    """True if no message arrives within 1 virtual second."""
-    with trio.move_on_after(1):
-        await conn.get_message()
-        return False
-    return True
-
-
-async def answer_heartbeats(
-    conn: WebSocketConnection,
-    ping: str | bytes,
-    pong: str | bytes,
-    until: float,
-    log: list[str | bytes],
-) -> None:
-    """Echo the application heartbeat while ``trio.current_time() < until``."""
-    while True:
-        try:
-            message = await conn.get_message()
-        except ConnectionClosed:
-            return
-        if message == ping:
-            if trio.current_time() < until:
-                await conn.send_message(pong)
-        else:
-            log.append(message)
-
-
-class Ends:
-    """Handler that records how and when each client's message stream ended."""
-
-    def __init__(self) -> None:
-        self.messages: dict[int, list[str | bytes]] = {}
-        self.ended: dict[int, tuple[float, ConnectionLost]] = {}
-
-    async def __call__(self, client: ServerClient) -> None:
-        box = self.messages.setdefault(client.id, [])
-        while True:
-            try:
-                box.append(await client.receive())
-            except ConnectionLost as exc:
-                self.ended[client.id] = (trio.current_time(), exc)
-                return
-
-
-@asynccontextmanager
-async def running(
-    handler: Callable[[ServerClient], object], heartbeat: ServerHeartbeat, **kwargs: object
-) -> AsyncIterator[tuple[HeartbeatServer, trio.Nursery]]:
-    async with trio.open_nursery() as nursery:
-        async with open_heartbeat_server(handler, heartbeat=heartbeat, **kwargs) as server:  # type: ignore[arg-type]
-            yield server, nursery
-        nursery.cancel_scope.cancel()
-
 
 # -- heartbeat rounds --------------------------------------------------------
 
@@ -364,33 +235,45 @@ async def test_broadcast_except_sender_and_send_to_one(
             await server.broadcast(42)  # type: ignore[arg-type]
 
 
-async def test_stalled_client_dropped_without_affecting_others(
+async def test_a_stalled_write_drops_only_that_client_after_send_timeout(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    ends = Ends()
-    async with running(ends, ServerHeartbeat.ping(60.0), send_timeout=2.0) as (server, nursery):
+    seen: dict[int, ServerClient] = {}
+
+    async def keep(client: ServerClient) -> None:
+        seen[client.id] = client
+        await trio.sleep_forever()
+
+    async with running(keep, ServerHeartbeat.ping(60.0), send_timeout=2.0) as (server, nursery):
         peers = [await connect(server, nursery) for _ in range(3)]
         peers[1].server_net.stall()  # the server's writes to client 2 block forever
-        start = trio.current_time()
-        assert await server.broadcast("news") == 2
-        assert trio.current_time() - start == 2.0
+        assert await server.broadcast("news") == 3  # queued for all: nobody waited
         assert await peers[0].conn.get_message() == "news"
         assert await peers[2].conn.get_message() == "news"
+        assert trio.current_time() == 0.0
+        await trio.sleep(1.9)
+        assert [c.id for c in server.clients()] == [1, 2, 3]
+        await trio.sleep(0.2)  # client 2's write stalled for send_timeout at t = 2.0
         assert [c.id for c in server.clients()] == [1, 3]
-        assert server.statistics().dropped == 1
-        await trio.testing.wait_all_tasks_blocked()
-        assert isinstance(ends.ended[2][1], ConnectionLost)
+        stats = server.statistics()
+        assert (stats.dropped, stats.messages_out) == (1, 2)
+        assert seen[2].end_reason is ClientEnd.SEND_FAILED
+        with pytest.raises(ConnectionLost):
+            await seen[2].send("gone")
         with pytest.raises(UsageError):
             await server.send(2, "gone")
-        # a direct send that stalls raises ConnectionLost after send_timeout
+        # a direct send is queued at once; the stalled write drops the client
         peers[2].server_net.stall()
-        with pytest.raises(ConnectionLost):
-            await server.send(3, "stuck")
-        assert trio.current_time() - start == 4.0
+        await server.send(3, "stuck")
+        assert trio.current_time() == 2.1
+        await trio.sleep(2.1)
         assert [c.id for c in server.clients()] == [1]
         assert server.statistics().dropped == 2
         await server.send(1, "still fine")
         assert await peers[0].conn.get_message() == "still fine"
+        await trio.sleep(10)  # the ignoring handlers are cancelled after close_timeout
+        stats = server.statistics()
+        assert (stats.messages_out, stats.messages_unsent) == (3, 2)  # "news" and "stuck"
 
 
 # -- handlers ----------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_the_core_is_pure(path: pathlib.Path) -> None:
 def test_only_the_transport_imports_engines() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        if "_transport" in path.parts or "server" in path.parts:  # server: see issue 11 seams
+        if "_transport" in path.parts:
             continue
         roots = {name.split(".")[0] for name in imports_of(path)}
         if roots & ENGINE_LIBRARIES:

@@ -66,7 +66,7 @@ from trio_heartbeat.protocols.tradovate import Event, Response
 
 __all__ = ["Event", "RequestTimeout", "Response", "TradovateClient", "open_tradovate"]
 
-logger = logging.getLogger("trio_heartbeat.adapters.tradovate")
+logger = logging.getLogger("trio_heartbeat.tradovate")
 
 Message = str | bytes
 Token = str | Callable[[], str | Awaitable[str]]

@@ -18,24 +18,52 @@ Example (a chat room)::
             partial(serve_heartbeat, chat, "127.0.0.1", 8080, heartbeat=ServerHeartbeat.ping())
         )
 
-Each client runs in the server's nursery: trio-websocket's reader, a task that
-keeps reading messages (so pongs are processed even when the handler is busy;
-up to ``max_pending_messages`` unread messages are buffered, beyond that the
-client is dropped), a heartbeat task, and the user's handler. The handler
-returning or raising closes that client only (raising is logged and counted).
+Each client runs in the server's nursery: the WebSocket engine's reader, a
+task that keeps reading messages (so pongs are processed even when the handler
+is busy; up to ``max_pending_messages`` unread messages are buffered, beyond
+that the client is dropped), a writer task that sends the client's own queue
+of outgoing messages (a slow consumer fills only its own queue:
+``ServerOptions.full_queue`` says what ``broadcast()`` does then), a heartbeat
+task, and the user's handler. The handler returning or raising closes that
+client only (raising is logged and counted).
+
+Who may connect: ``authorize`` sees each upgrade request (path, query, headers,
+subprotocols) and returns ``Accept(subprotocol=..., data=...)`` or
+``Reject(status, reason)``; ``validate`` sees each inbound message and raises
+``InvalidMessage(reason, code)`` to close that client. Timeouts, limits and TLS
+(``ssl_context``) are :class:`ServerOptions`.
 """
 
-from trio_heartbeat.server._client import ClientEnd, ClientInfo, ServerClient
-from trio_heartbeat.server._config import ServerHeartbeat, ServerStatistics
-from trio_heartbeat.server._serve import HeartbeatServer, open_heartbeat_server, serve_heartbeat
+from trio_heartbeat.server._serve import (
+    Accept,
+    ClientEnd,
+    ClientInfo,
+    FullQueue,
+    HeartbeatServer,
+    InvalidMessage,
+    Reject,
+    ServerClient,
+    ServerHeartbeat,
+    ServerOptions,
+    ServerStatistics,
+    UpgradeRequest,
+    open_heartbeat_server,
+    serve_heartbeat,
+)
 
 __all__ = [
+    "Accept",
     "ClientEnd",
     "ClientInfo",
+    "FullQueue",
     "HeartbeatServer",
+    "InvalidMessage",
+    "Reject",
     "ServerClient",
     "ServerHeartbeat",
+    "ServerOptions",
     "ServerStatistics",
+    "UpgradeRequest",
     "open_heartbeat_server",
     "serve_heartbeat",
 ]

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import attrs
 import trio
-from trio_websocket import WebSocketConnection
 
 from trio_heartbeat._core.close_codes import CloseCode
+from trio_heartbeat._transport.server_engine import ServerLink
 from trio_heartbeat.errors import ConnectionLost
-from trio_heartbeat.server._stream import WatchedStream
+from trio_heartbeat.server._hooks import UpgradeRequest
+from trio_heartbeat.server._outbox import Outbox
 
 __all__ = ["ClientEnd", "ClientInfo", "ServerClient"]
 
@@ -28,7 +30,10 @@ class ClientEnd(enum.Enum):
     HANDLER_RETURNED = "handler returned"
     HANDLER_FAILED = "handler raised"
     SEND_FAILED = "a send to it failed or stalled"
+    QUEUE_FULL = "its send queue was full (a slow consumer)"
     OVERFLOW = "too many unread messages"
+    INVALID_MESSAGE = "it sent an invalid message"
+    MESSAGE_TOO_BIG = "it sent a message over max_message_size"
     SERVER_STOPPING = "server stopping"
     CANCELLED = "serving it was cancelled"
 
@@ -38,7 +43,8 @@ class ClientInfo:
     """A snapshot of a registered client.
 
     ``remote`` is ``"host:port"`` for socket connections, None for other streams;
-    ``path`` the request path of the WebSocket upgrade. ``connected_since`` and
+    ``path`` the request path of the WebSocket upgrade, without its query
+    string (which may carry a token). ``connected_since`` and
     ``last_seen`` are ``trio.current_time()`` values; ``last_seen`` is the last
     inbound traffic or heartbeat answer. ``rtt`` is the round-trip time (s) of
     the last answered heartbeat, None until one was answered.
@@ -56,28 +62,33 @@ class ServerClient:
     """The handler's view of one connected client.
 
     ``receive()`` / ``async for`` yield application messages only (heartbeat
-    answers are swallowed). ``send()`` sends one message. Created by the server.
+    answers are swallowed). ``send()`` queues one message. ``request`` is the
+    upgrade request, ``data`` what ``authorize`` attached (``Accept(data=...)``),
+    ``subprotocol`` the accepted subprotocol. Created by the server.
     """
 
     def __init__(
         self,
         client_id: int,
         *,
-        conn: WebSocketConnection,
-        stream: WatchedStream,
-        remote: str | None,
-        path: str,
+        link: ServerLink,
+        request: UpgradeRequest,
+        data: Any,
         max_pending_messages: int,
+        send_queue_size: int,
+        nursery: trio.Nursery,
         deliver: Callable[[ServerClient, str | bytes], Awaitable[None]],
         info: Callable[[ServerClient], ClientInfo],
     ) -> None:
         self._id = client_id
-        self._conn = conn
-        self._stream = stream
-        self._remote = remote
-        self._path = path
+        self._link = link
+        self._request = request
+        self._data = data
         self._deliver = deliver
         self._info = info
+        self._nursery = nursery  # the client's own: its tasks and its closing run here
+        self._outbox = Outbox(send_queue_size)
+        self._dropped_messages = 0
         self._inbox_send, self._inbox_receive = trio.open_memory_channel[str | bytes](
             max_pending_messages
         )
@@ -99,12 +110,27 @@ class ServerClient:
     @property
     def remote(self) -> str | None:
         """``"host:port"`` of the peer, None for non-socket streams."""
-        return self._remote
+        return self._request.remote
 
     @property
     def path(self) -> str:
-        """The request path of the WebSocket upgrade (e.g. ``"/chat"``)."""
-        return self._path
+        """The request path of the WebSocket upgrade, without the query (``"/chat"``)."""
+        return self._request.path
+
+    @property
+    def request(self) -> UpgradeRequest:
+        """The upgrade request this client connected with."""
+        return self._request
+
+    @property
+    def data(self) -> Any:
+        """What ``authorize`` attached with ``Accept(data=...)`` (None without it)."""
+        return self._data
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol accepted for this client, None if none."""
+        return self._link.subprotocol
 
     @property
     def info(self) -> ClientInfo:
@@ -145,16 +171,18 @@ class ServerClient:
             raise StopAsyncIteration from None
 
     async def send(self, message: str | bytes) -> None:
-        """Send one message (str: text frame, bytes: binary frame).
+        """Queue one message for this client (str: text frame, bytes: binary frame).
 
-        Raises :class:`~trio_heartbeat.errors.ConnectionLost` if the connection
-        has ended or the send fails or stalls for the server's ``send_timeout``
-        (the client is then dropped), and UsageError for another type.
+        Waits only while this client's send queue is full. Returns once queued:
+        the client's writer sends it, in order; a write that stalls for
+        ``send_timeout`` drops the client. Raises
+        :class:`~trio_heartbeat.errors.ConnectionLost` once the connection has
+        ended (also while waiting for room), UsageError for another type.
         """
         await self._deliver(self, message)
 
     def __repr__(self) -> str:
-        return f"<ServerClient {self._id} {self._remote or self._path}>"
+        return f"<ServerClient {self._id} {self.remote or self.path}>"
 
     # -- used by the server --------------------------------------------------
 

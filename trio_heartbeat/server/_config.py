@@ -2,19 +2,68 @@
 
 from __future__ import annotations
 
+import enum
 import math
-from typing import Any
+import ssl
+from typing import Any, TypedDict
 
 import attrs
 
-__all__ = ["ServerHeartbeat", "ServerStatistics"]
+from trio_heartbeat._core.close_codes import CloseCode, may_be_sent
+from trio_heartbeat.errors import UsageError
 
-_message = attrs.validators.optional(attrs.validators.instance_of((bytes, str)))
+__all__ = ["FullQueue", "ServerHeartbeat", "ServerOptions", "ServerStatistics"]
 
 
-def _finite(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be finite, got {value!r}")
+class BadServerSetting(UsageError, ValueError):
+    """A server setting out of range (also a ValueError, as it used to be)."""
+
+
+class BadServerSettingType(UsageError, TypeError):
+    """A server setting of the wrong type (also a TypeError, as attrs raised)."""
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (value > 0 and math.isfinite(value))
+    ):
+        raise BadServerSetting(f"{attribute.name} must be a positive finite number, got {value!r}")
+
+
+def _count(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadServerSetting(f"{attribute.name} must be an int >= 1, got {value!r}")
+
+
+def sendable_close_code(value: object) -> bool:
+    """True for a close code a server may send (RFC 6455 7.4: not 1004-1006, 1015,
+    nor the reserved 1016-2999)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return may_be_sent(value)
+
+
+def _close_code(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not sendable_close_code(value):
+        raise BadServerSetting(f"{attribute.name} must be a sendable close code, got {value!r}")
+
+
+def one_of(*kinds: type, optional: bool = False) -> Any:
+    """Validator: an instance of one of ``kinds`` (or None, if ``optional``)."""
+    names = " or ".join(kind.__name__ for kind in kinds) + (" or None" if optional else "")
+
+    def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not (isinstance(value, kinds) or (optional and value is None)):
+            raise BadServerSettingType(
+                f"{attribute.name} must be {names}, got {type(value).__name__}"
+            )
+
+    return check
+
+
+_message = one_of(bytes, str, optional=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -29,26 +78,20 @@ class ServerHeartbeat:
     default) any inbound byte also counts as an answer; when false only the
     pong / the ``answer`` message does.
 
-    Raises ValueError for a non-positive interval, an ``answer`` with ping
+    Raises UsageError (also a ValueError) for a non-positive interval, an ``answer`` with ping
     frames, or an application heartbeat that nothing could ever answer.
     """
 
-    interval: float = attrs.field(
-        validator=attrs.validators.and_(
-            attrs.validators.instance_of((int, float)), attrs.validators.gt(0), _finite
-        )
-    )
+    interval: float = attrs.field(validator=_positive)
     payload: bytes | str | None = attrs.field(default=None, validator=_message)
     answer: bytes | str | None = attrs.field(default=None, validator=_message)
-    any_traffic_counts: bool = attrs.field(
-        default=True, validator=attrs.validators.instance_of(bool)
-    )
+    any_traffic_counts: bool = attrs.field(default=True, validator=one_of(bool))
 
     def __attrs_post_init__(self) -> None:
         if self.payload is None and self.answer is not None:
-            raise ValueError("ping-frame heartbeats are answered by pongs; answer must be None")
+            raise BadServerSetting("ping-frame heartbeats are answered by pongs: answer is None")
         if self.payload is not None and self.answer is None and not self.any_traffic_counts:
-            raise ValueError("a heartbeat without an answer needs any_traffic_counts=True")
+            raise BadServerSetting("a heartbeat without an answer needs any_traffic_counts=True")
 
     @property
     def uses_ping_frames(self) -> bool:
@@ -80,22 +123,110 @@ class ServerHeartbeat:
         )
 
 
+class FullQueue(enum.Enum):
+    """What ``broadcast()`` does for a client whose send queue is full (a slow consumer).
+
+    Either way the other clients are not delayed, and it is counted.
+    """
+
+    #: close that client with ``ServerOptions.slow_close_code`` (counted in ``dropped``)
+    DISCONNECT = "disconnect"
+    #: skip the message for that client only (counted in ``messages_dropped``)
+    DROP_MESSAGE = "drop_message"
+
+
+@attrs.frozen(kw_only=True)
+class ServerOptions:
+    """The server's timeouts and limits, in one place (seconds as floats).
+
+    - ``handshake_timeout``: bounds a client's whole opening (TLS, the HTTP
+      upgrade and the ``authorize`` step); a peer that leaves earlier is let go
+      at once.
+    - ``close_timeout``: bounds each closing handshake (including sending what
+      is still queued for that client) and the wait for a handler after its
+      connection ended; the stream is aborted after it.
+    - ``send_timeout``: bounds each write to one client; a client whose write
+      stalls that long is dropped (1006).
+    - ``send_queue_size``: messages queued per client for its writer task.
+      ``send()`` to one client waits for room (only the caller waits);
+      ``broadcast()`` never waits and applies ``full_queue`` instead.
+    - ``full_queue`` (:class:`FullQueue`) and ``slow_close_code`` (default
+      1008, policy violation): the policy for a full queue.
+    - ``max_pending_messages``: unread inbound messages buffered per client;
+      one more drops the client.
+    - ``max_message_size``: an inbound message over this many bytes (or
+      characters) closes that client with 1009 (counted in ``invalid_messages``).
+    - ``ssl_context``: serve ``wss://`` (a server-side ``ssl.SSLContext`` with
+      its certificate loaded); None serves plain ``ws://``.
+
+    Raises :class:`~trio_heartbeat.errors.UsageError` for a bad setting (also a
+    ValueError when out of range, a TypeError when of the wrong type).
+    """
+
+    handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
+    close_timeout: float = attrs.field(default=5.0, validator=_positive)
+    send_timeout: float = attrs.field(default=10.0, validator=_positive)
+    send_queue_size: int = attrs.field(default=256, validator=_count)
+    full_queue: FullQueue = attrs.field(default=FullQueue.DISCONNECT, validator=one_of(FullQueue))
+    slow_close_code: int = attrs.field(default=CloseCode.POLICY_VIOLATION, validator=_close_code)
+    max_pending_messages: int = attrs.field(default=256, validator=_count)
+    max_message_size: int = attrs.field(default=1024 * 1024, validator=_count)
+    ssl_context: ssl.SSLContext | None = attrs.field(
+        default=None, validator=one_of(ssl.SSLContext, optional=True)
+    )
+
+
+class LegacySettings(TypedDict, total=False):
+    """The keyword arguments the server functions took before :class:`ServerOptions`."""
+
+    handshake_timeout: float
+    close_timeout: float
+    send_timeout: float
+    max_pending_messages: int
+
+
+def merge_options(options: ServerOptions | None, legacy: LegacySettings) -> ServerOptions:
+    """The settings to run with: ``options``, or else a :class:`ServerOptions`
+    made from the old keyword arguments (all defaults without any).
+
+    Raises UsageError for an unknown keyword, for keywords given together
+    with ``options`` (one owner per setting), or a foreign ``options``.
+    """
+    unknown = set(legacy) - set(LegacySettings.__annotations__)
+    if unknown:
+        raise UsageError(f"unknown server setting(s): {', '.join(sorted(unknown))}")
+    if options is not None and not isinstance(options, ServerOptions):
+        raise UsageError(f"options must be a ServerOptions, got {type(options).__name__}")
+    if options is not None and legacy:
+        raise UsageError("pass the server's settings in options=ServerOptions(...) only")
+    return options if options is not None else ServerOptions(**legacy)
+
+
 @attrs.frozen(kw_only=True)
 class ServerStatistics:
     """A snapshot of a server's counters (all since it started).
 
     ``clients`` are connected now, ``accepted`` completed the WebSocket
-    handshake, ``handshake_failures`` did not. Of the ended clients,
-    ``terminated`` did not answer a heartbeat round and ``dropped`` had a send
-    fail or stall or too many unread messages; ``closed`` counts every ended
-    client whatever the reason. ``handler_errors`` counts handlers that raised.
-    ``messages_in`` / ``messages_out`` count application messages (heartbeats and
-    their answers excluded), ``heartbeats_sent`` / ``heartbeat_answers`` those.
+    handshake, ``handshake_failures`` did not (peer left, timed out, not an
+    upgrade), ``rejected`` were refused by ``authorize``; ``handshaking`` are
+    in their opening handshake now. Of the ended clients, ``terminated`` did
+    not answer a heartbeat round and ``dropped`` had a send fail or stall, a
+    full send queue (:attr:`FullQueue.DISCONNECT`) or too many unread
+    messages; ``invalid_messages`` counts clients closed for a message that
+    failed ``validate`` or exceeded ``max_message_size``; ``closed`` counts
+    every ended client whatever the reason. ``handler_errors`` counts handlers
+    and hooks that raised. ``messages_in`` / ``messages_out`` count application
+    messages received / written (heartbeats and their answers excluded),
+    ``heartbeats_sent`` / ``heartbeat_answers`` those. ``messages_dropped``
+    counts broadcasts skipped for a full queue (:attr:`FullQueue.DROP_MESSAGE`),
+    ``messages_unsent`` messages still queued when their client ended.
     """
 
     clients: int
     accepted: int
     handshake_failures: int
+    rejected: int
+    handshaking: int
     rounds: int
     terminated: int
     dropped: int
@@ -105,12 +236,17 @@ class ServerStatistics:
     messages_out: int
     heartbeats_sent: int
     heartbeat_answers: int
+    invalid_messages: int
+    messages_dropped: int
+    messages_unsent: int
 
 
 @attrs.define
-class _Counters:
+class Counters:
     accepted: int = 0
     handshake_failures: int = 0
+    rejected: int = 0
+    handshaking: int = 0
     terminated: int = 0
     dropped: int = 0
     closed: int = 0
@@ -119,3 +255,6 @@ class _Counters:
     messages_out: int = 0
     heartbeats_sent: int = 0
     heartbeat_answers: int = 0
+    invalid_messages: int = 0
+    messages_dropped: int = 0
+    messages_unsent: int = 0
