@@ -30,6 +30,7 @@ from trio_heartbeat._core.liveness import Liveness
 from trio_heartbeat._core.options import ConnectionOptions, Overflow, Transport
 from trio_heartbeat._core.reconnect import Backoff, CloseAction, ReconnectAfter, ReconnectPolicy
 from trio_heartbeat._core.reconnect import GiveUp as GiveUpDecision
+from trio_heartbeat._core.resume import Resume
 from trio_heartbeat.errors import (
     ConnectError,
     ConnectionClosedError,
@@ -85,6 +86,7 @@ __all__ = [
     "ReconnectPolicy",
     "RemoteProtocolError",
     "RequestTimeout",
+    "Resume",
     "SendBufferFull",
     "SessionEnded",
     "StateChange",

@@ -22,8 +22,9 @@ import math
 import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
+import attrs
 import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
@@ -47,6 +48,7 @@ from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions, Transport
 from trio_heartbeat._core.reconnect import Backoff, GiveUp, ReconnectPolicy
+from trio_heartbeat._core.resume import Resume, ResumeTracker
 from trio_heartbeat._transport.links import (
     Dial,
     Link,
@@ -122,6 +124,7 @@ class ManagedWebSocket:
         rng: random.Random | None,
         codec: CodecFactory | None = None,
         heartbeat_clock: HeartbeatClock | None = None,
+        resume: Resume[Any] | None = None,
     ) -> None:
         for name, value, kind in (
             ("heartbeat", heartbeat, Heartbeat),
@@ -148,6 +151,10 @@ class ManagedWebSocket:
         self._backoff = Backoff(reconnect, rng)
         self._outbox = Outbox(options.send_buffer_size, options.overflow)
         self._inbox = Inbox(options.receive_buffer_size)
+        if resume is not None:
+            if not isinstance(resume, Resume):
+                raise UsageError(f"resume must be a Resume, got {type(resume).__name__}")
+            self._inbox.resume = ResumeTracker(resume)
         # The channel is made when first asked for; until then state changes
         # wait in a plain list (an idle connection nobody watches stays small).
         self._events_early: list[StateChange] = []
@@ -270,12 +277,20 @@ class ManagedWebSocket:
             await self._connected.wait()
             self._check_usable()
 
+    @property
+    def resume_position(self) -> Any:
+        """The position of the last message delivered to the application (with
+        ``resume=``; None before the first one or without it): persist it to
+        resume after a restart with ``Resume(start=...)``."""
+        tracker = self._inbox.resume
+        return tracker.delivered if tracker is not None else None
+
     def statistics(self) -> ConnectionStatistics:
         """A snapshot of the counters (see :class:`ConnectionStatistics`)."""
         uptime = 0.0
         if self._connected_at is not None:
             uptime = trio.current_time() - self._connected_at
-        return self._totals.snapshot(
+        stats = self._totals.snapshot(
             self._session,
             state=self._state,
             uptime=uptime,
@@ -283,6 +298,10 @@ class ManagedWebSocket:
             messages_dropped=self._outbox.dropped,
             send_buffered=len(self._outbox),
         )
+        tracker = self._inbox.resume
+        if tracker is not None:
+            stats = attrs.evolve(stats, duplicates_dropped=tracker.duplicates_dropped)
+        return stats
 
     def _check_usable(self) -> None:
         if self._terminal is not None:
@@ -489,6 +508,7 @@ async def open_managed_websocket(
     rng: random.Random | None = None,
     codec: CodecFactory | None = None,
     heartbeat_clock: HeartbeatClock | None = None,
+    resume: Resume[Any] | None = None,
 ) -> AsyncIterator[ManagedWebSocket]:
     """Open a self-healing WebSocket connection to ``url`` for the block's duration.
 
@@ -506,6 +526,9 @@ async def open_managed_websocket(
       connections with one timer; default: a timer per connection.
     - ``codec``: a factory of per-link :class:`Codec` objects for protocols that
       frame messages (SockJS arrays...); default: none.
+    - ``resume``: read a position from each inbound message (:class:`Resume`)
+      to resume a numbered stream: the on-connect step gets the last delivered
+      one (``LiveLink.resume_position``) and replayed duplicates are dropped.
 
     The block is entered at once, without waiting for the first connection
     (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
@@ -522,6 +545,7 @@ async def open_managed_websocket(
         rng=rng,
         codec=codec,
         heartbeat_clock=heartbeat_clock,
+        resume=resume,
     )
     try:
         async with trio.open_nursery() as nursery:

@@ -93,6 +93,9 @@ class ConnectionStatistics:
     ``rtt_last``/``rtt_smoothed`` come from heartbeat replies (None until one
     arrives). ``uptime`` is how long the current link has been up (0.0 when
     down). Byte counts are on the wire (frames included), over all links.
+    ``duplicates_dropped``: inbound messages dropped as replays of a position
+    already delivered or queued (only with ``resume=``; ``messages_in``
+    includes them).
     """
 
     state: str
@@ -112,3 +115,4 @@ class ConnectionStatistics:
     messages_dropped: int
     protocol_errors: int
     send_buffered: int
+    duplicates_dropped: int = 0
