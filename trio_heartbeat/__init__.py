@@ -31,6 +31,7 @@ from trio_heartbeat._core.options import ConnectionOptions, Overflow, Transport
 from trio_heartbeat._core.reconnect import Backoff, CloseAction, ReconnectAfter, ReconnectPolicy
 from trio_heartbeat._core.reconnect import GiveUp as GiveUpDecision
 from trio_heartbeat._core.resume import Resume
+from trio_heartbeat._core.suspend import SuspendCheck
 from trio_heartbeat.errors import (
     ConnectError,
     ConnectionClosedError,
@@ -90,6 +91,7 @@ __all__ = [
     "SendBufferFull",
     "SessionEnded",
     "StateChange",
+    "SuspendCheck",
     "Transport",
     "UsageError",
     "WaitingToReconnect",

@@ -31,6 +31,7 @@ from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
 from trio_heartbeat._client.queues import Inbox, Outbox
 from trio_heartbeat._client.session import LinkSession
+from trio_heartbeat._client.suspend import WakeControl
 from trio_heartbeat._client.totals import LinkTotals
 from trio_heartbeat._core.codec import CodecFactory
 from trio_heartbeat._core.events import (
@@ -49,6 +50,7 @@ from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions, Transport
 from trio_heartbeat._core.reconnect import Backoff, GiveUp, ReconnectPolicy
 from trio_heartbeat._core.resume import Resume, ResumeTracker
+from trio_heartbeat._core.suspend import SuspendCheck
 from trio_heartbeat._transport.links import (
     Dial,
     Link,
@@ -109,6 +111,7 @@ class ManagedWebSocket:
         "_target",
         "_terminal",
         "_totals",
+        "_wake",
         "url",
     )
 
@@ -125,6 +128,7 @@ class ManagedWebSocket:
         codec: CodecFactory | None = None,
         heartbeat_clock: HeartbeatClock | None = None,
         resume: Resume[Any] | None = None,
+        suspend: SuspendCheck | None = None,
     ) -> None:
         for name, value, kind in (
             ("heartbeat", heartbeat, Heartbeat),
@@ -155,6 +159,9 @@ class ManagedWebSocket:
             if not isinstance(resume, Resume):
                 raise UsageError(f"resume must be a Resume, got {type(resume).__name__}")
             self._inbox.resume = ResumeTracker(resume)
+        if suspend is not None and not isinstance(suspend, SuspendCheck):
+            raise UsageError(f"suspend must be a SuspendCheck, got {type(suspend).__name__}")
+        self._wake = WakeControl(suspend)
         # The channel is made when first asked for; until then state changes
         # wait in a plain list (an idle connection nobody watches stays small).
         self._events_early: list[StateChange] = []
@@ -285,6 +292,27 @@ class ManagedWebSocket:
         tracker = self._inbox.resume
         return tracker.delivered if tracker is not None else None
 
+    def probe_now(self, timeout: float = 2.0) -> bool:
+        """Verify at once that the link is alive (after a network change, say): an
+        RFC 6455 ping whose pong must come within ``timeout`` s, else the link is
+        dropped (:class:`PeerUnresponsive`) and reconnected at once, buffered
+        messages kept. Does not wait; returns False when no link is up."""
+        if not timeout > 0:
+            raise UsageError(f"timeout must be > 0 seconds, got {timeout!r}")
+        session = self._session
+        if session is None or self._state != "connected":
+            return False
+        return session.start_probe(timeout, "requested")
+
+    def reconnect_now(self) -> None:
+        """Drop the link (aborted: :class:`ConnectionLost` 1006) or end the backoff
+        wait, and reconnect at once, buffered messages kept. Raises the terminal
+        error after the connection closed or gave up."""
+        self._check_usable()
+        self._wake.reconnect_at_once()
+        if self._session is not None:
+            self._session.end_for_reconnect()
+
     def statistics(self) -> ConnectionStatistics:
         """A snapshot of the counters (see :class:`ConnectionStatistics`)."""
         uptime = 0.0
@@ -347,8 +375,9 @@ class ManagedWebSocket:
                 logger.warning("gave up: %s", gave_up)
                 return
             self._state = "waiting"
-            self._emit(WaitingToReconnect(decision.delay, decision.attempt))
-            await trio.sleep(decision.delay)
+            delay = self._wake.reconnect_delay(decision.delay)
+            self._emit(WaitingToReconnect(delay, decision.attempt))
+            await self._wake.wait(delay)
 
     def _settle_unconfirmed(self) -> tuple[Message, ...]:
         """Messages written on the lost link that the peer never confirmed.
@@ -431,6 +460,7 @@ class ManagedWebSocket:
             counters=self._totals.counters,
             emit=self._emit,
             clock=self._clock,
+            wake=self._wake,
         )
         self._session = session
         step = None
@@ -509,6 +539,7 @@ async def open_managed_websocket(
     codec: CodecFactory | None = None,
     heartbeat_clock: HeartbeatClock | None = None,
     resume: Resume[Any] | None = None,
+    suspend: SuspendCheck | None = None,
 ) -> AsyncIterator[ManagedWebSocket]:
     """Open a self-healing WebSocket connection to ``url`` for the block's duration.
 
@@ -529,6 +560,8 @@ async def open_managed_websocket(
     - ``resume``: read a position from each inbound message (:class:`Resume`)
       to resume a numbered stream: the on-connect step gets the last delivered
       one (``LiveLink.resume_position``) and replayed duplicates are dropped.
+    - ``suspend``: notice that the machine slept (:class:`SuspendCheck`) and
+      probe the link at once on waking; default: off.
 
     The block is entered at once, without waiting for the first connection
     (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
@@ -546,6 +579,7 @@ async def open_managed_websocket(
         codec=codec,
         heartbeat_clock=heartbeat_clock,
         resume=resume,
+        suspend=suspend,
     )
     try:
         async with trio.open_nursery() as nursery:

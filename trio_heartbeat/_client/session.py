@@ -21,6 +21,7 @@ import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._client.suspend import WakeControl, watch_for_wake
 from trio_heartbeat._core.codec import Codec
 from trio_heartbeat._core.delivery import DeliveryLedger
 from trio_heartbeat._core.events import MessagesDropped, StateChange
@@ -41,6 +42,8 @@ OnConnectStep = Callable[[AsyncExitStack], Awaitable[None]]
 # Checkpoints the watchdog takes before declaring death, so that bytes which
 # already arrived (while the process was busy) are read first.
 SETTLE_CHECKPOINTS = 3
+# Ping payloads of probes (heartbeat pings carry an 8-byte counter: never equal).
+PROBE_PREFIX = b"probe"
 
 _NO_STACK: AbstractAsyncContextManager[None] = nullcontext()
 
@@ -67,10 +70,14 @@ class LinkSession:
         "_inbox",
         "_options",
         "_outbox",
+        "_probe_count",
+        "_probes",
         "_reply_window",
         "_sleep_until",
         "_start_writer",
+        "_tasks",
         "_tasks_scope",
+        "_wake",
         "_watch_scope",
         "_writer_running",
         "codec",
@@ -92,6 +99,7 @@ class LinkSession:
         counters: Counters,
         emit: Callable[[StateChange], None],
         clock: HeartbeatClock | None = None,
+        wake: WakeControl | None = None,
     ) -> None:
         now = trio.current_time()
         self.link = link
@@ -116,6 +124,10 @@ class LinkSession:
         self._start_writer: Callable[[], None] | None = None
         self._writer_running = False
         self._sleep_until = clock.sleep_until if clock is not None else trio.sleep_until
+        self._wake = wake
+        self._tasks: trio.Nursery | None = None
+        self._probes: dict[bytes, trio.Event] = {}
+        self._probe_count = 0
         link.on_pong = self._on_pong
 
     async def run(
@@ -139,6 +151,10 @@ class LinkSession:
         stack_cm = AsyncExitStack() if on_connect is not None else _NO_STACK
         async with stack_cm as stack, trio.open_nursery() as tasks:
             self._tasks_scope = tasks.cancel_scope
+            self._tasks = tasks
+            wake = self._wake
+            if wake is not None and wake.check is not None:
+                tasks.start_soon(watch_for_wake, wake, self._sleep_until, self._on_wake)
             tasks.start_soon(self._pump)
             if hb.interval is not None:
                 tasks.start_soon(self._heartbeats)
@@ -298,6 +314,57 @@ class LinkSession:
         if self.ledger is not None:
             self.ledger.reply(token)
         self._rearm_watchdog()
+        if self._probes:
+            answered = self._probes.pop(token, None)
+            if answered is not None:
+                answered.set()
+
+    # -- probes, wake-ups, reconnect at once ------------------------------------
+
+    def start_probe(self, timeout: float, why: str) -> bool:
+        """Probe the link now (see ``ManagedWebSocket.probe_now``); False if it is not up.
+
+        A probe already in flight is not doubled.
+        """
+        if self._tasks is None or self.end_error is not None:
+            return False
+        if not self._probes:
+            self._tasks.start_soon(self._probe, timeout, why)
+        return True
+
+    async def _probe(self, timeout: float, why: str) -> None:
+        """Drain what already arrived, ping, and end the link if no pong within ``timeout``.
+
+        Only the probe's own pong answers it: bytes that sat in the socket (read
+        while draining) prove nothing about now.
+        """
+        self._probe_count += 1
+        token = PROBE_PREFIX + self._probe_count.to_bytes(8, "big")
+        answered = self._probes[token] = trio.Event()
+        try:
+            for _ in range(SETTLE_CHECKPOINTS):
+                await trio.lowlevel.checkpoint()
+            await self.link.send_ping(token, timeout)
+            with trio.move_on_after(timeout):
+                await answered.wait()
+                return
+            logger.warning("%s probe unanswered within %g s: reconnecting", why, timeout)
+            if self._wake is not None:
+                self._wake.reconnect_at_once()
+            raise PeerUnresponsive(timeout, f"answer to the {why} probe")
+        except Exception as exc:
+            self._record_end(exc)
+        finally:
+            self._probes.pop(token, None)
+
+    def _on_wake(self, slept: float) -> None:
+        check = self._wake.check if self._wake is not None else None
+        if check is not None:
+            self.start_probe(check.probe_timeout, "wake-up")
+
+    def end_for_reconnect(self) -> None:
+        """End this link now (aborted, not closed) for an immediate reconnect."""
+        self._record_end(ConnectionLost(1006, "reconnect requested by the application"))
 
     # -- heartbeats and the deadline -------------------------------------------
 
