@@ -100,6 +100,23 @@ async def test_reconnect_now_cuts_the_backoff_wait_short(
     assert echo_server.dial_times == [0.0, 10.0]
 
 
+async def test_reconnect_now_during_an_attempt_leaves_later_backoff_alone(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    echo_server.accept_delay = 1.0
+    policy = th.ReconnectPolicy.fixed(30.0)
+    async with th.open_managed_websocket(
+        "ws://x/", heartbeat=PING, reconnect=policy, dial=echo_server.dial
+    ) as ws:
+        await trio.sleep(0.5)
+        ws.reconnect_now()  # connecting already: nothing to do
+        await ws.wait_connected()
+        await trio.sleep(5.0)
+        echo_server.last.freeze()
+        await trio.sleep(60.0)
+        assert waits(drain_events(ws))[:1] == [30.0]  # the policy's delay, not 0
+
+
 async def test_reconnect_now_after_close_raises(
     echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
 ) -> None:

@@ -306,9 +306,11 @@ class ManagedWebSocket:
 
     def reconnect_now(self) -> None:
         """Drop the link (aborted: :class:`ConnectionLost` 1006) or end the backoff
-        wait, and reconnect at once, buffered messages kept. Raises the terminal
-        error after the connection closed or gave up."""
+        wait, and reconnect at once, buffered messages kept; nothing while an
+        attempt is under way. Raises the terminal error after close or give-up."""
         self._check_usable()
+        if self._state == "connecting":
+            return  # an attempt is already under way
         self._wake.reconnect_at_once()
         if self._session is not None:
             self._session.end_for_reconnect()
