@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import signal
 import ssl
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=1.0, help="keep receiving S s after the end of input"
     )
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout")
+    tests = parser.add_argument_group("testing a server")
+    tests.add_argument(
+        "--stop-reading-after", type=float, metavar="S",
+        help="stop reading after S s (a slow consumer: the socket fills up, pings go unanswered)",
+    )  # fmt: skip
+    tests.add_argument("--receive-buffer", type=int, default=1024, help="messages held unread")
     return parser
 
 
@@ -151,12 +158,17 @@ def configure(args: argparse.Namespace) -> tuple[Heartbeat, ReconnectPolicy, Con
         )
         fields: dict[str, Any] = {"extra_headers": _headers(args.header)}
         options = ConnectionOptions(
-            subprotocols=tuple(args.subprotocol), ssl_context=_ssl_context(args), **fields
+            subprotocols=tuple(args.subprotocol),
+            ssl_context=_ssl_context(args),
+            receive_buffer_size=args.receive_buffer,
+            **fields,
         )
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     if args.wait < 0:
         raise UsageError("--wait must be >= 0 seconds")
+    if args.stop_reading_after is not None and args.stop_reading_after < 0:
+        raise UsageError("--stop-reading-after must be >= 0 seconds")
     return heartbeat, policy, options
 
 
@@ -236,8 +248,11 @@ def describe(change: StateChange) -> tuple[str, str, dict[str, Any]]:
 class Session:
     """One run of the CLI: the connection and its four tasks."""
 
-    def __init__(self, ws: ManagedWebSocket, report: Reporter, wait: float) -> None:
+    def __init__(
+        self, ws: ManagedWebSocket, report: Reporter, wait: float, stop_reading: float | None
+    ) -> None:
         self.ws, self.report, self.wait = ws, report, wait
+        self.stop_reading = stop_reading
         self.gave_up: ReconnectGaveUp | None = None
         self._scope = trio.CancelScope()
 
@@ -274,8 +289,12 @@ class Session:
                 self.report.status("rtt", f"connected, rtt {rtt * 1000:.1f} ms", rtt=rtt)
 
     async def _receive(self) -> None:
-        async for message in self.ws:
-            self.report.message(message)
+        limit = math.inf if self.stop_reading is None else self.stop_reading
+        with trio.move_on_after(limit) as scope:
+            async for message in self.ws:
+                self.report.message(message)
+        if scope.cancelled_caught:
+            self.report.status("stopped_reading", "stopped reading (--stop-reading-after)")
 
     async def _send_lines(self, stdin: trio.abc.ReceiveStream) -> None:
         pending = b""
@@ -324,7 +343,7 @@ async def run(args: argparse.Namespace, stdin: trio.abc.ReceiveStream, report: R
         async with open_managed_websocket(
             args.url, heartbeat=heartbeat, reconnect=policy, options=options
         ) as ws:
-            session = Session(ws, report, args.wait)
+            session = Session(ws, report, args.wait, args.stop_reading_after)
             await session.run(stdin)
         nursery.cancel_scope.cancel()
     if interrupted:

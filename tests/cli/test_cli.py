@@ -16,6 +16,7 @@ from tests.loopback.test_client_loopback import EchoProcess, echo_process
 from trio_heartbeat import ConnectionOptions, Heartbeat, ReconnectPolicy
 from trio_heartbeat.cli import Reporter, build_parser, configure, main, safe_url
 from trio_heartbeat.errors import UsageError
+from trio_heartbeat.server import ClientEnd, ServerClient, ServerHeartbeat, open_heartbeat_server
 
 __all__ = ["echo_process"]  # the fixture, shared with the loopback tests
 
@@ -229,3 +230,38 @@ async def test_ctrl_c_exits_130_without_a_traceback(echo_process: EchoProcess) -
         if child.proc.returncode is None:
             child.proc.kill()
             await child.proc.wait()
+
+
+@pytest.mark.loopback
+async def test_stop_reading_lets_a_server_find_its_slow_consumer() -> None:
+    """After --stop-reading-after the client reads nothing more (pings included): a
+    server that keeps sending must notice it by its heartbeat and drop it."""
+    ends: list[ClientEnd | None] = []
+    ended = trio.Event()
+
+    async def ticker(client: ServerClient) -> None:
+        try:
+            while True:
+                await client.send("tick")
+                await trio.sleep(0.02)
+        finally:
+            ends.append(client.end_reason)
+            ended.set()
+
+    heartbeat = ServerHeartbeat.ping(0.5)
+    async with open_heartbeat_server(ticker, "127.0.0.1", 0, heartbeat=heartbeat) as srv:
+        url = f"ws://127.0.0.1:{srv.port}/"
+        args = ("--stop-reading-after", "0.3", "--receive-buffer", "2", "--no-heartbeat")
+        child = await open_child(url, *args, "--wait-initial", "5", "--wait-max", "5")
+        try:
+            with trio.fail_after(TIMEOUT):
+                await child.expect("out", "tick\n")
+                await child.expect("err", "stopped reading")
+                await ended.wait()  # the client never notices: it reads nothing
+                child.proc.send_signal(signal.SIGINT)
+                assert await child.proc.wait() == 130
+        finally:
+            if child.proc.returncode is None:
+                child.proc.kill()
+                await child.proc.wait()
+    assert ends == [ClientEnd.UNRESPONSIVE]
