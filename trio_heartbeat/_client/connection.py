@@ -28,6 +28,7 @@ import attrs
 import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
+from trio_heartbeat._client.controls import LinkControls
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
 from trio_heartbeat._client.queues import Inbox, Outbox
 from trio_heartbeat._client.session import LinkSession
@@ -80,7 +81,7 @@ logger = logging.getLogger("trio_heartbeat")
 Message = str | bytes
 
 
-class ManagedWebSocket:
+class ManagedWebSocket(LinkControls):
     """A WebSocket connection kept alive for the duration of an ``async with``.
 
     Create it with :func:`open_managed_websocket`. Thread-unsafe, like all of
@@ -155,12 +156,7 @@ class ManagedWebSocket:
         self._backoff = Backoff(reconnect, rng)
         self._outbox = Outbox(options.send_buffer_size, options.overflow)
         self._inbox = Inbox(options.receive_buffer_size)
-        if resume is not None:
-            if not isinstance(resume, Resume):
-                raise UsageError(f"resume must be a Resume, got {type(resume).__name__}")
-            self._inbox.resume = ResumeTracker(resume)
-        if suspend is not None and not isinstance(suspend, SuspendCheck):
-            raise UsageError(f"suspend must be a SuspendCheck, got {type(suspend).__name__}")
+        self._inbox.resume = ResumeTracker(resume) if resume is not None else None
         self._wake = WakeControl(suspend)
         # The channel is made when first asked for; until then state changes
         # wait in a plain list (an idle connection nobody watches stays small).
@@ -283,37 +279,6 @@ class ManagedWebSocket:
                 self._connected = trio.Event()
             await self._connected.wait()
             self._check_usable()
-
-    @property
-    def resume_position(self) -> Any:
-        """The position of the last message delivered to the application (with
-        ``resume=``; None before the first one or without it): persist it to
-        resume after a restart with ``Resume(start=...)``."""
-        tracker = self._inbox.resume
-        return tracker.delivered if tracker is not None else None
-
-    def probe_now(self, timeout: float = 2.0) -> bool:
-        """Verify at once that the link is alive (after a network change, say): an
-        RFC 6455 ping whose pong must come within ``timeout`` s, else the link is
-        dropped (:class:`PeerUnresponsive`) and reconnected at once, buffered
-        messages kept. Does not wait; returns False when no link is up."""
-        if not timeout > 0:
-            raise UsageError(f"timeout must be > 0 seconds, got {timeout!r}")
-        session = self._session
-        if session is None or self._state != "connected":
-            return False
-        return session.start_probe(timeout, "requested")
-
-    def reconnect_now(self) -> None:
-        """Drop the link (aborted: :class:`ConnectionLost` 1006) or end the backoff
-        wait, and reconnect at once, buffered messages kept; nothing while an
-        attempt is under way. Raises the terminal error after close or give-up."""
-        self._check_usable()
-        if self._state == "connecting":
-            return  # an attempt is already under way
-        self._wake.reconnect_at_once()
-        if self._session is not None:
-            self._session.end_for_reconnect()
 
     def statistics(self) -> ConnectionStatistics:
         """A snapshot of the counters (see :class:`ConnectionStatistics`)."""

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from trio_heartbeat._core.suspend import SuspendCheck, SuspendDetector
+from trio_heartbeat.errors import UsageError
 
 __all__ = [
     "WakeControl",
@@ -78,6 +79,9 @@ class WakeControl:
     __slots__ = ("check", "skip_wait", "source", "wait_scope")
 
     def __init__(self, check: SuspendCheck | None) -> None:
+        """Raises :class:`UsageError` if ``check`` is neither None nor a :class:`SuspendCheck`."""
+        if check is not None and not isinstance(check, SuspendCheck):
+            raise UsageError(f"suspend must be a SuspendCheck, got {type(check).__name__}")
         self.check = check
         self.source: Source | None = None
         if check is not None:

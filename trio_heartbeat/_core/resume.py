@@ -25,6 +25,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 from attrs import validators as v
 
+from trio_heartbeat.errors import UsageError
+
 __all__ = ["Position", "Resume", "ResumeTracker"]
 
 Message = str | bytes
@@ -61,6 +63,9 @@ class ResumeTracker(Generic[P]):
     __slots__ = ("_position_of", "accepted", "delivered", "duplicates_dropped", "unreadable")
 
     def __init__(self, resume: Resume[P]) -> None:
+        """Raises :class:`UsageError` if ``resume`` is not a :class:`Resume`."""
+        if not isinstance(resume, Resume):
+            raise UsageError(f"resume must be a Resume, got {type(resume).__name__}")
         self._position_of = resume.position_of
         #: The last position delivered to the application (None: none yet).
         self.delivered: P | None = resume.start
