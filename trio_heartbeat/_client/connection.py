@@ -22,7 +22,7 @@ import math
 import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 import trio
@@ -68,6 +68,9 @@ from trio_heartbeat.errors import (
     UsageError,
 )
 
+if TYPE_CHECKING:  # the metrics module imports opentelemetry: only when used
+    from trio_heartbeat.metrics import Metrics
+
 __all__ = [
     "LiveLink",
     "ManagedWebSocket",
@@ -106,6 +109,7 @@ class ManagedWebSocket(LinkControls):
         "_options",
         "_outbox",
         "_policy",
+        "_recorder",
         "_session",
         "_state",
         "_supervisor_scope",
@@ -130,6 +134,7 @@ class ManagedWebSocket(LinkControls):
         heartbeat_clock: HeartbeatClock | None = None,
         resume: Resume[Any] | None = None,
         suspend: SuspendCheck | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         for name, value, kind in (
             ("heartbeat", heartbeat, Heartbeat),
@@ -158,6 +163,7 @@ class ManagedWebSocket(LinkControls):
         self._inbox = Inbox(options.receive_buffer_size)
         self._inbox.resume = ResumeTracker(resume) if resume is not None else None
         self._wake = WakeControl(suspend)
+        self._recorder = metrics.recorder(self._target.host, self) if metrics else None
         # The channel is made when first asked for; until then state changes
         # wait in a plain list (an idle connection nobody watches stays small).
         self._events_early: list[StateChange] = []
@@ -303,6 +309,8 @@ class ManagedWebSocket(LinkControls):
             raise self._terminal
 
     def _emit(self, event: StateChange) -> None:
+        if self._recorder is not None:
+            self._recorder.event(event)
         if self._events_in is not None:
             self._events_in.send_nowait(event)
         else:
@@ -428,6 +436,7 @@ class ManagedWebSocket(LinkControls):
             emit=self._emit,
             clock=self._clock,
             wake=self._wake,
+            on_rtt=self._recorder.rtt_sample if self._recorder is not None else None,
         )
         self._session = session
         step = None
@@ -507,6 +516,7 @@ async def open_managed_websocket(
     heartbeat_clock: HeartbeatClock | None = None,
     resume: Resume[Any] | None = None,
     suspend: SuspendCheck | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[ManagedWebSocket]:
     """Open a self-healing WebSocket connection to ``url`` for the block's duration.
 
@@ -529,6 +539,7 @@ async def open_managed_websocket(
       one (``LiveLink.resume_position``) and replayed duplicates are dropped.
     - ``suspend``: notice that the machine slept (:class:`SuspendCheck`) and
       probe the link at once on waking; default: off.
+    - ``metrics``: OpenTelemetry instruments (``trio_heartbeat.metrics.Metrics``).
 
     The block is entered at once, without waiting for the first connection
     (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
@@ -547,6 +558,7 @@ async def open_managed_websocket(
         heartbeat_clock=heartbeat_clock,
         resume=resume,
         suspend=suspend,
+        metrics=metrics,
     )
     try:
         async with trio.open_nursery() as nursery:

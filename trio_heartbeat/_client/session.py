@@ -68,6 +68,7 @@ class LinkSession:
         "_emit",
         "_heartbeat",
         "_inbox",
+        "_on_rtt",
         "_options",
         "_outbox",
         "_probe_count",
@@ -100,6 +101,7 @@ class LinkSession:
         emit: Callable[[StateChange], None],
         clock: HeartbeatClock | None = None,
         wake: WakeControl | None = None,
+        on_rtt: Callable[[float], None] | None = None,
     ) -> None:
         now = trio.current_time()
         self.link = link
@@ -125,6 +127,7 @@ class LinkSession:
         self._writer_running = False
         self._sleep_until = clock.sleep_until if clock is not None else trio.sleep_until
         self._wake = wake
+        self._on_rtt = on_rtt
         self._tasks: trio.Nursery | None = None
         self._probes: dict[bytes, trio.Event] = {}
         self._probe_count = 0
@@ -281,7 +284,9 @@ class LinkSession:
             while True:
                 message = await link.receive()
                 if reply is not None and message == reply:
-                    liveness.observe_reply(trio.current_time())
+                    rtt = liveness.observe_reply(trio.current_time())
+                    if rtt is not None and self._on_rtt is not None:
+                        self._on_rtt(rtt)
                     if self.ledger is not None:
                         self.ledger.reply()
                     self._rearm_watchdog()
@@ -310,7 +315,9 @@ class LinkSession:
 
     def _on_pong(self, token: bytes) -> None:
         """A pong arrived (called by the link while receiving)."""
-        self.liveness.observe_reply(trio.current_time(), token)
+        rtt = self.liveness.observe_reply(trio.current_time(), token)
+        if rtt is not None and self._on_rtt is not None:
+            self._on_rtt(rtt)
         if self.ledger is not None:
             self.ledger.reply(token)
         self._rearm_watchdog()
