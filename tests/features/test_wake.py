@@ -182,6 +182,25 @@ async def test_wake_after_a_suspend_drains_probes_and_reconnects(
     assert srv.dial_times == [0.0, 6.5]
 
 
+async def test_wake_during_a_backoff_wait_reconnects_at_once(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Asleep while waiting 300 s to reconnect: on waking, the wait is over."""
+    source = SuspendSource()
+    echo_server.refuse = True
+    check = th.SuspendCheck(check_interval=1.0, threshold=2.0, source=source)
+    policy = th.ReconnectPolicy.fixed(300.0)
+    async with th.open_managed_websocket(
+        "ws://x/", reconnect=policy, dial=echo_server.dial, suspend=check
+    ) as ws:
+        await trio.sleep(10.5)
+        source.total += 3600.0
+        echo_server.refuse = False
+        with trio.fail_after(5.0):
+            await ws.wait_connected()
+    assert echo_server.dial_times == [0.0, 11.0]
+
+
 async def test_wall_clock_step_without_suspend_keeps_a_healthy_link(
     echo_server: MemoryServer,
     autojump_clock: trio.testing.MockClock,

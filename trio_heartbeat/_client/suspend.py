@@ -97,10 +97,23 @@ class WakeControl:
         return delay
 
     async def wait(self, delay: float) -> None:
-        """Sleep ``delay`` seconds before reconnecting, cut short by ``reconnect_now()``."""
-        with trio.CancelScope() as self.wait_scope:
-            await trio.sleep(delay)
+        """Sleep ``delay`` seconds before reconnecting, cut short by ``reconnect_now()``
+        and, with a suspend check, by a wake-up (the backoff's time passed in the
+        real world while trio's clock stood still)."""
+        with trio.CancelScope() as scope:
+            self.wait_scope = scope
+            if self.check is None or delay <= self.check.check_interval:
+                await trio.sleep(delay)
+            else:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(watch_for_wake, self, trio.sleep_until, self._woke_waiting)
+                    await trio.sleep(delay)
+                    nursery.cancel_scope.cancel()
         self.wait_scope = None
+
+    def _woke_waiting(self, slept: float) -> None:
+        if self.wait_scope is not None:
+            self.wait_scope.cancel()
 
     def reconnect_at_once(self) -> None:
         """The next reconnect (or the one being waited for) happens without delay."""
