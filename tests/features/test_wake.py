@@ -38,6 +38,7 @@ async def test_probe_now_answered_keeps_the_link_unanswered_reconnects_at_once(
         assert lost(drain_events(ws)) == []
         echo_server.last.freeze()  # half-open: the pong never comes
         assert ws.probe_now(timeout=2.0)
+        assert ws.probe_now(timeout=2.0)  # one in flight: not doubled
         await trio.sleep(2.5)
         assert ws.state == "connected"
         events = drain_events(ws)

@@ -163,7 +163,7 @@ class ManagedWebSocket(LinkControls):
         self._inbox = Inbox(options.receive_buffer_size)
         self._inbox.resume = ResumeTracker(resume) if resume is not None else None
         self._wake = WakeControl(suspend)
-        self._recorder = metrics.recorder(self._target.host, self) if metrics else None
+        self._recorder = None if metrics is None else metrics.recorder(self._target.host, self)
         # The channel is made when first asked for; until then state changes
         # wait in a plain list (an idle connection nobody watches stays small).
         self._events_early: list[StateChange] = []

@@ -336,18 +336,19 @@ class LinkSession:
         if self._tasks is None or self.end_error is not None:
             return False
         if not self._probes:
-            self._tasks.start_soon(self._probe, timeout, why)
+            self._probe_count += 1
+            token = PROBE_PREFIX + self._probe_count.to_bytes(8, "big")
+            self._probes[token] = trio.Event()
+            self._tasks.start_soon(self._probe, token, timeout, why)
         return True
 
-    async def _probe(self, timeout: float, why: str) -> None:
+    async def _probe(self, token: bytes, timeout: float, why: str) -> None:
         """Drain what already arrived, ping, and end the link if no pong within ``timeout``.
 
         Only the probe's own pong answers it: bytes that sat in the socket (read
         while draining) prove nothing about now.
         """
-        self._probe_count += 1
-        token = PROBE_PREFIX + self._probe_count.to_bytes(8, "big")
-        answered = self._probes[token] = trio.Event()
+        answered = self._probes[token]
         try:
             for _ in range(SETTLE_CHECKPOINTS):
                 await trio.lowlevel.checkpoint()
