@@ -29,6 +29,7 @@ from typing import Any, TextIO
 import trio
 
 from trio_heartbeat._client.connection import ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._client.controls import sendable_close_code as _sendable
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
@@ -94,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop reading after S s (a slow consumer: the socket fills up, pings go unanswered)",
     )  # fmt: skip
     tests.add_argument("--receive-buffer", type=int, default=1024, help="messages held unread")
+    tests.add_argument(
+        "--close-after", type=float, metavar="S",
+        help="S s after connecting, close with --close-code and exit",
+    )  # fmt: skip
+    tests.add_argument("--close-code", type=int, default=1000, help="close code for --close-after")
     return parser
 
 
@@ -167,8 +173,11 @@ def configure(args: argparse.Namespace) -> tuple[Heartbeat, ReconnectPolicy, Con
         raise UsageError(str(exc)) from None
     if args.wait < 0:
         raise UsageError("--wait must be >= 0 seconds")
-    if args.stop_reading_after is not None and args.stop_reading_after < 0:
-        raise UsageError("--stop-reading-after must be >= 0 seconds")
+    for flag in ("stop_reading_after", "close_after"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be >= 0 seconds")
+    if not _sendable(args.close_code):
+        raise UsageError(f"--close-code {args.close_code} may not be sent")
     return heartbeat, policy, options
 
 
@@ -248,11 +257,11 @@ def describe(change: StateChange) -> tuple[str, str, dict[str, Any]]:
 class Session:
     """One run of the CLI: the connection and its four tasks."""
 
-    def __init__(
-        self, ws: ManagedWebSocket, report: Reporter, wait: float, stop_reading: float | None
-    ) -> None:
-        self.ws, self.report, self.wait = ws, report, wait
-        self.stop_reading = stop_reading
+    def __init__(self, ws: ManagedWebSocket, report: Reporter, args: argparse.Namespace) -> None:
+        self.ws, self.report, self.wait = ws, report, args.wait
+        self.stop_reading: float | None = args.stop_reading_after
+        self.close_after: float | None = args.close_after
+        self.close_code: int = args.close_code
         self.gave_up: ReconnectGaveUp | None = None
         self._scope = trio.CancelScope()
 
@@ -262,6 +271,8 @@ class Session:
             nursery.start_soon(self._guard, self._status)
             nursery.start_soon(self._guard, self._rtt)
             nursery.start_soon(self._guard, self._receive)
+            if self.close_after is not None:
+                nursery.start_soon(self._guard, self._close_later, self.close_after)
             await self._guard(self._send_lines, stdin)
             await self._guard(self.ws.drain)
             await trio.sleep(self.wait)
@@ -287,6 +298,13 @@ class Session:
             if rtt is not None and rtt != last:
                 last = rtt
                 self.report.status("rtt", f"connected, rtt {rtt * 1000:.1f} ms", rtt=rtt)
+
+    async def _close_later(self, delay: float) -> None:
+        await self.ws.wait_connected()
+        await trio.sleep(delay)
+        self.report.status("closing", f"closing with code {self.close_code} (--close-after)")
+        self.ws.reconnect_now(code=self.close_code)  # closed politely as the block is left
+        self._scope.cancel()
 
     async def _receive(self) -> None:
         limit = math.inf if self.stop_reading is None else self.stop_reading
@@ -343,7 +361,7 @@ async def run(args: argparse.Namespace, stdin: trio.abc.ReceiveStream, report: R
         async with open_managed_websocket(
             args.url, heartbeat=heartbeat, reconnect=policy, options=options
         ) as ws:
-            session = Session(ws, report, args.wait, args.stop_reading_after)
+            session = Session(ws, report, args)
             await session.run(stdin)
         nursery.cancel_scope.cancel()
     if interrupted:

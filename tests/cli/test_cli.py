@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 
 import pytest
 import trio
+import trio_websocket
 
 from tests.loopback.test_client_loopback import EchoProcess, echo_process
 from trio_heartbeat import ConnectionOptions, Heartbeat, ReconnectPolicy
@@ -265,3 +266,40 @@ async def test_stop_reading_lets_a_server_find_its_slow_consumer() -> None:
                 child.proc.kill()
                 await child.proc.wait()
     assert ends == [ClientEnd.UNRESPONSIVE]
+
+
+@pytest.mark.loopback
+async def test_close_after_closes_with_the_code_and_exits_0() -> None:
+    closes: list[int] = []
+    closed = trio.Event()
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        try:
+            while True:
+                await ws.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            assert exc.reason is not None
+            closes.append(exc.reason.code)
+            closed.set()
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
+        url = f"ws://127.0.0.1:{server.port}/"
+        child = await open_child(url, "--close-after", "0.2", "--close-code", "4002")
+        try:
+            with trio.fail_after(TIMEOUT):
+                await child.expect("err", "closing with code 4002")
+                assert await child.proc.wait() == 0  # stdin still open: it exits by itself
+                await closed.wait()
+        finally:
+            if child.proc.returncode is None:
+                child.proc.kill()
+                await child.proc.wait()
+        nursery.cancel_scope.cancel()
+    assert closes == [4002]
+
+
+def test_close_code_must_be_sendable() -> None:
+    with pytest.raises(UsageError):
+        settings("--close-after", "1", "--close-code", "1006")

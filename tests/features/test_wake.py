@@ -12,7 +12,7 @@ import trio.testing
 import trio_websocket
 
 import trio_heartbeat as th
-from tests.core.memserver import MemoryServer, sink
+from tests.core.memserver import MemoryServer, echo, sink
 from tests.core.test_reconnect import drain_events
 from trio_heartbeat._client.suspend import wall_clock_source
 
@@ -82,6 +82,35 @@ async def test_reconnect_now_drops_a_live_link_and_keeps_the_buffer(
     assert down.reason == "reconnect requested by the application"
     assert waits(events) == [0.0]
     assert echo_server.dial_times == [0.0, 5.0]
+
+
+async def test_reconnect_now_with_a_code_closes_politely_then_reconnects(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    closes: list[tuple[int, str | None]] = []
+
+    async def record_close(ws: trio_websocket.WebSocketConnection) -> None:
+        try:
+            await echo(ws)
+        except trio_websocket.ConnectionClosed as exc:
+            assert exc.reason is not None
+            closes.append((exc.reason.code, exc.reason.reason))
+
+    srv = MemoryServer(nursery, record_close)
+    async with th.open_managed_websocket("ws://x/", heartbeat=PING, dial=srv.dial) as ws:
+        await ws.wait_connected()
+        await trio.sleep(5.0)
+        with pytest.raises(th.UsageError):
+            ws.reconnect_now(code=1006)  # reserved: never sent
+        ws.reconnect_now(code=4001, reason="cycling")
+        await ws.send("again")
+        with trio.fail_after(1.0):
+            assert await ws.receive() == "again"
+        events = drain_events(ws)
+    assert closes[0] == (4001, "cycling")
+    (down,) = lost(events)
+    assert down.code == 4001 and waits(events) == [0.0]
+    assert srv.dial_times == [0.0, 5.0]
 
 
 async def test_reconnect_now_cuts_the_backoff_wait_short(

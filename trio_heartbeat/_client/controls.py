@@ -14,7 +14,7 @@ from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._client.suspend import WakeControl
 from trio_heartbeat.errors import UsageError
 
-__all__ = ["LinkControls"]
+__all__ = ["LinkControls", "sendable_close_code"]
 
 
 class LinkControls:
@@ -50,13 +50,29 @@ class LinkControls:
             return False
         return session.start_probe(timeout, "requested")
 
-    def reconnect_now(self) -> None:
-        """Drop the link (aborted: :class:`ConnectionLost` 1006) or end the backoff
-        wait, and reconnect at once, buffered messages kept; nothing while an
-        attempt is under way. Raises the terminal error after close or give-up."""
+    def reconnect_now(self, code: int | None = None, reason: str = "") -> None:
+        """Drop the link or end the backoff wait, and reconnect at once, buffered
+        messages kept; nothing while an attempt is under way.
+
+        The link is aborted (:class:`ConnectionLost` 1006), or with ``code``
+        closed politely with that close code and ``reason`` (within
+        ``options.close_timeout``). Raises :class:`UsageError` for a code that
+        may not be sent, and the terminal error after close or give-up.
+        """
+        if code is not None and not sendable_close_code(code):
+            raise UsageError(
+                f"close code {code!r} may not be sent (1000-1003, 1007-1014, 3000-4999)"
+            )
         self._check_usable()
         if self._state == "connecting":
             return  # an attempt is already under way
         self._wake.reconnect_at_once()
         if self._session is not None:
-            self._session.end_for_reconnect()
+            self._session.end_for_reconnect(code, reason)
+
+
+def sendable_close_code(code: object) -> bool:
+    """A close code an endpoint may send (RFC 6455 section 7.4)."""
+    return isinstance(code, int) and (
+        1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+    )

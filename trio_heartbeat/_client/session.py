@@ -64,6 +64,7 @@ class LinkSession:
 
     __slots__ = (
         "_bucket",
+        "_close_with",
         "_counters",
         "_emit",
         "_heartbeat",
@@ -131,6 +132,7 @@ class LinkSession:
         self._tasks: trio.Nursery | None = None
         self._probes: dict[bytes, trio.Event] = {}
         self._probe_count = 0
+        self._close_with: tuple[int, str] | None = None
         link.on_pong = self._on_pong
 
     async def run(
@@ -144,6 +146,8 @@ class LinkSession:
             await self._run_tasks(on_connect, connected)
         finally:
             self._start_writer = None
+            if self._close_with is not None:  # the tasks are done: the link is ours to close
+                await self.link.close(*self._close_with, self._options.close_timeout)
         raise self.end_error or ConnectionLost(1006, "link ended")
 
     async def _run_tasks(
@@ -370,9 +374,15 @@ class LinkSession:
         if check is not None:
             self.start_probe(check.probe_timeout, "wake-up")
 
-    def end_for_reconnect(self) -> None:
-        """End this link now (aborted, not closed) for an immediate reconnect."""
-        self._record_end(ConnectionLost(1006, "reconnect requested by the application"))
+    def end_for_reconnect(self, code: int | None = None, reason: str = "") -> None:
+        """End this link now for an immediate reconnect: aborted, or closed
+        politely with ``code`` and ``reason`` once its tasks are done."""
+        if code is None:
+            self._record_end(ConnectionLost(1006, "reconnect requested by the application"))
+            return
+        if self.end_error is None:
+            self._close_with = (code, reason)
+        self._record_end(ConnectionLost(code, reason or "closed by the application"))
 
     # -- heartbeats and the deadline -------------------------------------------
 
