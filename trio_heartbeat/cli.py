@@ -222,6 +222,13 @@ class Reporter:
         self._clear()
         print(text, file=self.err, flush=True)
 
+    def end(self) -> None:
+        """The run is over: end a live status line so the shell prompt starts afresh."""
+        if self._line_shown:
+            self.err.write("\n")
+            self.err.flush()
+            self._line_shown = False
+
     def _clear(self) -> None:
         if self._line_shown:
             self.err.write("\r\x1b[2K")
@@ -394,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return trio.run(start)
         except BaseExceptionGroup as group:
             raise leaf_exceptions(group)[0] from None
+        finally:
+            report.end()
     except UsageError as exc:
         report.final(f"trio-heartbeat: {exc}")
         return EXIT_USAGE

@@ -112,6 +112,9 @@ def test_status_is_a_live_line_on_a_terminal_and_plain_lines_otherwise() -> None
         "\r\x1b[2Kconnecting (attempt 1)\r\x1b[2Kconnected (attempt 1)\r\x1b[2K"
     )
     assert out.getvalue() == "hex:01ff\n"
+    live.status("waiting", "waiting 1.0 s")
+    live.end()
+    assert err.getvalue().endswith("\r\x1b[2Kwaiting 1.0 s\n")
     plain_err = io.StringIO()
     Reporter(io.StringIO(), plain_err, as_json=False).status("waiting", "waiting 1.0 s")
     assert plain_err.getvalue() == "waiting 1.0 s\n"

@@ -130,7 +130,7 @@ class LinkSession:
         self._wake = wake
         self._on_rtt = on_rtt
         self._tasks: trio.Nursery | None = None
-        self._probes: dict[bytes, trio.Event] = {}
+        self._probes: dict[bytes, trio.Event] | None = None  # made by the first probe
         self._probe_count = 0
         self._close_with: tuple[int, str] | None = None
         link.on_pong = self._on_pong
@@ -342,7 +342,7 @@ class LinkSession:
         if not self._probes:
             self._probe_count += 1
             token = PROBE_PREFIX + self._probe_count.to_bytes(8, "big")
-            self._probes[token] = trio.Event()
+            self._probes = {token: trio.Event()}
             self._tasks.start_soon(self._probe, token, timeout, why)
         return True
 
@@ -352,7 +352,9 @@ class LinkSession:
         Only the probe's own pong answers it: bytes that sat in the socket (read
         while draining) prove nothing about now.
         """
-        answered = self._probes[token]
+        probes = self._probes
+        assert probes is not None
+        answered = probes[token]
         try:
             for _ in range(SETTLE_CHECKPOINTS):
                 await trio.lowlevel.checkpoint()
@@ -367,7 +369,7 @@ class LinkSession:
         except Exception as exc:
             self._record_end(exc)
         finally:
-            self._probes.pop(token, None)
+            probes.pop(token, None)
 
     def _on_wake(self, slept: float) -> None:
         check = self._wake.check if self._wake is not None else None
