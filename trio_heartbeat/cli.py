@@ -68,14 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     style.add_argument("--server", metavar="PAYLOAD", help="the server sends PAYLOAD")
     style.add_argument("--idle", metavar="PAYLOAD", help="probe with PAYLOAD after silence")
     style.add_argument("--no-heartbeat", action="store_true", help="no heartbeat at all")
-    parser.add_argument("--interval", type=float, default=30.0, help="heartbeat interval, s")
-    parser.add_argument("--timeout", type=float, default=10.0, help="reply timeout/grace, s")
+    parser.add_argument(
+        "--interval", type=float, default=30.0, metavar="S", help="heartbeat interval, s"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="reply timeout/grace, s"
+    )
     parser.add_argument("--reply", metavar="PAYLOAD", help="with --text: the peer's reply")
     parser.add_argument("--answer", metavar="PAYLOAD", help="with --server: what to answer")
-    parser.add_argument("--wait-initial", type=float, default=0.5, help="first backoff, s")
-    parser.add_argument("--wait-max", type=float, default=30.0, help="longest backoff, s")
-    parser.add_argument("--max-attempts", type=int, default=None, help="then give up")
-    parser.add_argument("--connect-timeout", type=float, default=10.0, help="per attempt, s")
+    parser.add_argument(
+        "--wait-initial", type=float, default=0.5, metavar="S", help="first backoff, s"
+    )
+    parser.add_argument(
+        "--wait-max", type=float, default=30.0, metavar="S", help="longest backoff, s"
+    )
+    parser.add_argument("--max-attempts", type=int, default=None, metavar="N", help="then give up")
+    parser.add_argument(
+        "--connect-timeout", type=float, default=10.0, metavar="S", help="per attempt, s"
+    )
     parser.add_argument(
         "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
         help="extra request header (the value is never printed)",
@@ -86,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure", action="store_true", help="do not verify the server's TLS certificate"
     )
     parser.add_argument(
-        "--wait", type=float, default=1.0, help="keep receiving S s after the end of input"
+        "--wait",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="keep receiving S s after the end of input",
     )
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout")
     tests = parser.add_argument_group("testing a server")
@@ -94,12 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--stop-reading-after", type=float, metavar="S",
         help="stop reading after S s (a slow consumer: the socket fills up, pings go unanswered)",
     )  # fmt: skip
-    tests.add_argument("--receive-buffer", type=int, default=1024, help="messages held unread")
+    tests.add_argument(
+        "--receive-buffer", type=int, default=1024, metavar="N", help="messages held unread"
+    )
     tests.add_argument(
         "--close-after", type=float, metavar="S",
         help="S s after connecting, close with --close-code and exit",
     )  # fmt: skip
-    tests.add_argument("--close-code", type=int, default=1000, help="close code for --close-after")
+    tests.add_argument(
+        "--close-code", type=int, default=1000, metavar="C", help="close code for --close-after"
+    )
     return parser
 
 
