@@ -40,6 +40,8 @@ from trio_heartbeat._core.reconnect import (
     ReconnectPolicy,
     StopReconnecting,
 )
+from trio_heartbeat._core.resume import Resume
+from trio_heartbeat._core.suspend import SuspendCheck
 from trio_heartbeat.errors import (
     ConnectError,
     ConnectionClosedError,
@@ -106,11 +108,13 @@ __all__ = [
     "ReconnectPolicy",
     "RemoteProtocolError",
     "RequestTimeout",
+    "Resume",
     "SendBufferFull",
     "SessionEnded",
     "StateChange",
     "Step",
     "StopReconnecting",
+    "SuspendCheck",
     "Transport",
     "UsageError",
     "WaitingToReconnect",

@@ -29,6 +29,7 @@ from trio_heartbeat.adapters.engineio import open_engineio
 from trio_heartbeat.adapters.socketio import open_socketio
 from trio_heartbeat.adapters.sockjs import open_sockjs
 from trio_heartbeat.adapters.tradovate import open_tradovate
+from trio_heartbeat.metrics import Metrics
 
 Opener = Callable[..., AbstractAsyncContextManager[th.ManagedWebSocket]]
 
@@ -116,6 +117,9 @@ async def test_every_core_argument_reaches_the_connection(
             "dial": srv.dial,
             "rng": random.Random(3),
             "heartbeat_clock": clock,
+            "resume": th.Resume(position_of=lambda message: None),
+            "suspend": th.SuspendCheck(),
+            "metrics": Metrics(),
         }
         assert set(given) == set(_base.ManagedArguments.__annotations__)
         async with opener("ws://x/path", on_connect=links.append, **given) as ws:

@@ -28,6 +28,7 @@ SCRIPTS = (
     "heartcheck_idle_probe",
     "binary_heartbeat",
     "tradovate_style",
+    "resume_stream",
 )
 TIMEOUT = 30.0
 
@@ -140,6 +141,19 @@ def test_tradovate_style_matches_by_id_and_reauthorizes(
     assert len(re.findall(r"server +request 'authorize' id 0", out)) == 2
     assert "connected and authorized (attempt 2)" in out
     assert "sessions=2 authorized=2" in out and "checks=[True, True]" in out
+
+
+def test_resume_stream_delivers_each_message_once(
+    runs: dict[str, subprocess.Popen[str]],
+) -> None:
+    out = _output(runs, "resume_stream")
+    got = re.findall(r"application got 'seq:(\d+)'", out)
+    assert got == [str(n) for n in range(1, 13)]
+    resumed = re.findall(r"resume from (\w+)", out)
+    assert resumed == ["None", "4", "6", "8", "10"]
+    assert re.search(r"server +got 'resume 4': sending seq:3\.\.6", out)  # overlapping replay
+    assert "duplicates dropped: 8, connects: 5" in out
+    assert "each message once, in order: yes" in out
 
 
 # -- --url: the client against a server the test runs ------------------------------

@@ -22,16 +22,19 @@ import math
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 import attrs
 import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
+from trio_heartbeat._client.controls import LinkControls
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
 from trio_heartbeat._client.plan import choose_endpoint
 from trio_heartbeat._client.queues import Inbox, Outbox
 from trio_heartbeat._client.session import LinkSession
+from trio_heartbeat._client.suspend import WakeControl
 from trio_heartbeat._client.totals import LinkTotals
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import CodecFactory
@@ -61,6 +64,8 @@ from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions, Transport
 from trio_heartbeat._core.ratelimit import LogThrottle
 from trio_heartbeat._core.reconnect import Backoff, ReconnectPolicy, StopReconnecting
+from trio_heartbeat._core.resume import Resume, ResumeTracker
+from trio_heartbeat._core.suspend import SuspendCheck
 from trio_heartbeat._transport.links import (
     Dial,
     Link,
@@ -74,6 +79,9 @@ from trio_heartbeat.errors import (
     ReconnectGaveUp,
     UsageError,
 )
+
+if TYPE_CHECKING:  # the metrics module imports opentelemetry: only when used
+    from trio_heartbeat.metrics import Metrics
 
 __all__ = [
     "ConnectTarget",
@@ -96,7 +104,7 @@ ConnectTarget = str | Endpoint | Sequence[str | Endpoint] | EndpointFactory
 factory called before every attempt (see :class:`AttemptContext`)."""
 
 
-class ManagedWebSocket:
+class ManagedWebSocket(LinkControls):
     """A WebSocket connection kept alive for the duration of an ``async with``.
 
     Create it with :func:`open_managed_websocket`. Thread-unsafe, like all of
@@ -126,12 +134,14 @@ class ManagedWebSocket:
         "_plan",
         "_policy",
         "_previous",
+        "_recorder",
         "_session",
         "_state",
         "_step",
         "_supervisor_scope",
         "_terminal",
         "_totals",
+        "_wake",
     )
 
     def __init__(
@@ -146,6 +156,9 @@ class ManagedWebSocket:
         rng: random.Random | None,
         codec: CodecFactory | None = None,
         heartbeat_clock: HeartbeatClock | None = None,
+        resume: Resume[Any] | None = None,
+        suspend: SuspendCheck | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         for name, value, kind in (
             ("heartbeat", heartbeat, Heartbeat),
@@ -182,6 +195,9 @@ class ManagedWebSocket:
         self._backoff = Backoff(reconnect, rng)
         self._outbox = Outbox(options.send_buffer_size, options.overflow)
         self._inbox = Inbox(options.receive_buffer_size)
+        self._inbox.resume = ResumeTracker(resume) if resume is not None else None
+        self._wake = WakeControl(suspend)
+        self._recorder = None if metrics is None else metrics.recorder(self._metrics_host(), self)
         # The channel is made when first asked for; until then state changes
         # wait in a plain list (an idle connection nobody watches stays small).
         self._events_early: list[StateChange] = []
@@ -323,7 +339,7 @@ class ManagedWebSocket:
         uptime = 0.0
         if self._connected_at is not None:
             uptime = trio.current_time() - self._connected_at
-        return self._totals.snapshot(
+        stats = self._totals.snapshot(
             self._session,
             state=self._state,
             uptime=uptime,
@@ -331,12 +347,18 @@ class ManagedWebSocket:
             messages_dropped=self._outbox.dropped,
             send_buffered=len(self._outbox),
         )
+        tracker = self._inbox.resume
+        if tracker is not None:
+            stats = attrs.evolve(stats, duplicates_dropped=tracker.duplicates_dropped)
+        return stats
 
     def _check_usable(self) -> None:
         if self._terminal is not None:
             raise self._terminal
 
     def _emit(self, event: StateChange) -> None:
+        if self._recorder is not None:
+            self._recorder.event(event)
         if self._events_in is not None:
             self._events_in.send_nowait(event)
         else:
@@ -381,10 +403,11 @@ class ManagedWebSocket:
                 self._emit(GaveUp(gave_up))
                 logger.warning("connection to %s %s", redact_url(self.url), gave_up)
                 return
-            self._log_failure(change, decision.delay)
+            delay = self._wake.reconnect_delay(decision.delay)
+            self._log_failure(change, delay)
             self._state = ConnectionState.WAITING
-            self._emit(WaitingToReconnect(decision.delay, decision.attempt))
-            await trio.sleep(decision.delay)
+            self._emit(WaitingToReconnect(delay, decision.attempt))
+            await self._wake.wait(delay)
 
     def _log_failure(self, change: Disconnected, delay: float) -> None:
         """A WARNING with the reason, at most one per FAILURE_LOG_INTERVAL (others: DEBUG)."""
@@ -519,6 +542,12 @@ class ManagedWebSocket:
                 else:
                     await link.abort()
 
+    def _metrics_host(self) -> str:
+        """The host metrics are reported under: the first endpoint's ("" with a factory)."""
+        if self._endpoint is None:
+            return ""
+        return urlsplit(self._endpoint.url).hostname or ""
+
     def _dialed(self) -> None:
         """The byte stream is up (TCP, proxy, TLS); what fails after it is the HTTP upgrade."""
         self._step = Step.UPGRADE
@@ -535,6 +564,8 @@ class ManagedWebSocket:
             counters=self._totals.counters,
             emit=self._emit,
             clock=self._clock,
+            wake=self._wake,
+            on_rtt=self._recorder.rtt_sample if self._recorder is not None else None,
         )
         self._session = session
         step = None
@@ -613,6 +644,9 @@ async def open_managed_websocket(
     rng: random.Random | None = None,
     codec: CodecFactory | None = None,
     heartbeat_clock: HeartbeatClock | None = None,
+    resume: Resume[Any] | None = None,
+    suspend: SuspendCheck | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[ManagedWebSocket]:
     """Open a self-healing WebSocket connection to ``url`` for the block's duration.
 
@@ -639,6 +673,12 @@ async def open_managed_websocket(
       connections with one timer; default: a timer per connection.
     - ``codec``: a factory of per-link :class:`Codec` objects for protocols that
       frame messages (SockJS arrays...); default: none.
+    - ``resume``: read a position from each inbound message (:class:`Resume`)
+      to resume a numbered stream: the on-connect step gets the last delivered
+      one (``LiveLink.resume_position``) and replayed duplicates are dropped.
+    - ``suspend``: notice that the machine slept (:class:`SuspendCheck`) and
+      probe the link at once on waking; default: off.
+    - ``metrics``: OpenTelemetry instruments (``trio_heartbeat.metrics.Metrics``).
 
     The block is entered at once, without waiting for the first connection
     (use :meth:`ManagedWebSocket.wait_connected`). Leaving it cancels every
@@ -656,6 +696,9 @@ async def open_managed_websocket(
         rng=rng,
         codec=codec,
         heartbeat_clock=heartbeat_clock,
+        resume=resume,
+        suspend=suspend,
+        metrics=metrics,
     )
     try:
         async with trio.open_nursery() as nursery:

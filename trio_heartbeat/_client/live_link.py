@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from trio_heartbeat._client.queues import Inbox
 from trio_heartbeat._client.session import LinkSession
@@ -53,6 +54,13 @@ class LiveLink:
     @property
     def subprotocol(self) -> str | None:
         return self._link.subprotocol
+
+    @property
+    def resume_position(self) -> Any:
+        """The position of the last message delivered to the application, to
+        ask the server to replay from (None: nothing yet, or no ``resume=``)."""
+        resume = self._inbox.resume
+        return resume.delivered if resume is not None else None
 
     async def send(self, message: Message) -> None:
         await self._link.send(message)

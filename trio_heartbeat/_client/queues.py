@@ -6,15 +6,19 @@
   waits when it is full); one stream that survives reconnects. While an
   on-connect step runs, it alone reads the inbox (the application's readers
   wait), so an authorization reply cannot be stolen by the application.
+  With a :class:`ResumeTracker`, replayed duplicates are dropped on the way
+  in and delivered positions recorded on the way out.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import trio
 
 from trio_heartbeat._core.options import Overflow
+from trio_heartbeat._core.resume import ResumeTracker
 from trio_heartbeat.errors import SendBufferFull
 
 __all__ = ["Inbox", "Outbox"]
@@ -143,6 +147,7 @@ class Inbox:
         self._low_water = capacity // 2
         self.hook_active = False
         self.closed_with: BaseException | None = None
+        self.resume: ResumeTracker[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -152,7 +157,10 @@ class Inbox:
         return len(self.items) >= self.capacity
 
     async def put(self, message: Message) -> None:
-        """Append ``message``, waiting while the inbox is full."""
+        """Append ``message``, waiting while the inbox is full (a replayed
+        duplicate is dropped at once, see :attr:`resume`)."""
+        if self.resume is not None and not self.resume.admit(message):
+            return
         while len(self.items) >= self.capacity:
             await self._writable.park()
         self.items.append(message)
@@ -160,6 +168,8 @@ class Inbox:
 
     def _pop(self) -> Message:
         message = self.items.popleft()
+        if self.resume is not None:
+            self.resume.deliver(message)
         # Wake a blocked writer only at the low-water mark: it then refills in
         # one go, instead of the two tasks taking turns for every message.
         if self._writable and len(self.items) <= self._low_water:

@@ -21,6 +21,7 @@ import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._client.suspend import WakeControl, watch_for_wake
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import Codec
 from trio_heartbeat._core.delivery import DeliveryLedger, confirms_delivery
@@ -42,6 +43,8 @@ OnConnectStep = Callable[[AsyncExitStack], Awaitable[None]]
 # Checkpoints the watchdog takes before declaring death, so that bytes which
 # already arrived (while the process was busy) are read first.
 SETTLE_CHECKPOINTS = 3
+# Ping payloads of probes (heartbeat pings carry an 8-byte counter: never equal).
+PROBE_PREFIX = b"probe"
 
 _NO_STACK: AbstractAsyncContextManager[None] = nullcontext()
 
@@ -64,17 +67,23 @@ class LinkSession:
     __slots__ = (
         "_beats",
         "_bucket",
+        "_close_with",
         "_counters",
         "_emit",
         "_heartbeat",
         "_inbox",
+        "_on_rtt",
         "_options",
         "_outbox",
+        "_probe_count",
+        "_probes",
         "_reply_window",
         "_room",
         "_sleep_until",
         "_start_writer",
+        "_tasks",
         "_tasks_scope",
+        "_wake",
         "_watch_scope",
         "_writer_running",
         "codec",
@@ -96,6 +105,8 @@ class LinkSession:
         counters: Counters,
         emit: Callable[[StateChange], None],
         clock: HeartbeatClock | None = None,
+        wake: WakeControl | None = None,
+        on_rtt: Callable[[float], None] | None = None,
     ) -> None:
         now = trio.current_time()
         self.link = link
@@ -122,6 +133,12 @@ class LinkSession:
         self._start_writer: Callable[[], None] | None = None
         self._writer_running = False
         self._sleep_until = clock.sleep_until if clock is not None else trio.sleep_until
+        self._wake = wake
+        self._on_rtt = on_rtt
+        self._tasks: trio.Nursery | None = None
+        self._probes: dict[bytes, trio.Event] | None = None  # made by the first probe
+        self._probe_count = 0
+        self._close_with: tuple[int, str] | None = None
         link.on_pong = self._on_pong
 
     async def run(
@@ -135,6 +152,8 @@ class LinkSession:
             await self._run_tasks(on_connect, connected)
         finally:
             self._start_writer = None
+            if self._close_with is not None:  # the tasks are done: the link is ours to close
+                await self.link.close(*self._close_with, self._options.close_timeout)
         raise self.end_error or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "link ended")
 
     async def _run_tasks(
@@ -145,6 +164,10 @@ class LinkSession:
         stack_cm = AsyncExitStack() if on_connect is not None else _NO_STACK
         async with stack_cm as stack, trio.open_nursery() as tasks:
             self._tasks_scope = tasks.cancel_scope
+            self._tasks = tasks
+            wake = self._wake
+            if wake is not None and wake.check is not None:
+                tasks.start_soon(watch_for_wake, wake, self._sleep_until, self._on_wake)
             tasks.start_soon(self._pump)
             if hb.interval is not None:
                 tasks.start_soon(self._heartbeats)
@@ -305,7 +328,9 @@ class LinkSession:
                 if reply is not None and message == reply:
                     # An echo of a probe proves life but answers none of the scheduled beats.
                     if self.ledger is None or self.ledger.reply():
-                        liveness.observe_reply(trio.current_time())
+                        rtt = liveness.observe_reply(trio.current_time())
+                        if rtt is not None and self._on_rtt is not None:
+                            self._on_rtt(rtt)
                     else:
                         liveness.observe_heartbeat(trio.current_time())
                     self._confirmed()
@@ -335,11 +360,73 @@ class LinkSession:
 
     def _on_pong(self, token: bytes) -> None:
         """A pong arrived (called by the link while receiving)."""
-        self.liveness.observe_reply(trio.current_time(), token)
+        rtt = self.liveness.observe_reply(trio.current_time(), token)
+        if rtt is not None and self._on_rtt is not None:
+            self._on_rtt(rtt)
         if self.ledger is not None:
             self.ledger.reply(token)
             self._confirmed()
         self._rearm_watchdog()
+        if self._probes:
+            answered = self._probes.pop(token, None)
+            if answered is not None:
+                answered.set()
+
+    # -- probes, wake-ups, reconnect at once ------------------------------------
+
+    def start_probe(self, timeout: float, why: str) -> bool:
+        """Probe the link now (see ``ManagedWebSocket.probe_now``); False if it is not up.
+
+        A probe already in flight is not doubled.
+        """
+        if self._tasks is None or self.end_error is not None:
+            return False
+        if not self._probes:
+            self._probe_count += 1
+            token = PROBE_PREFIX + self._probe_count.to_bytes(8, "big")
+            self._probes = {token: trio.Event()}
+            self._tasks.start_soon(self._probe, token, timeout, why)
+        return True
+
+    async def _probe(self, token: bytes, timeout: float, why: str) -> None:
+        """Drain what already arrived, ping, and end the link if no pong within ``timeout``.
+
+        Only the probe's own pong answers it: bytes that sat in the socket (read
+        while draining) prove nothing about now.
+        """
+        probes = self._probes
+        assert probes is not None
+        answered = probes[token]
+        try:
+            for _ in range(SETTLE_CHECKPOINTS):
+                await trio.lowlevel.checkpoint()
+            await self.link.send_ping(token, timeout)
+            with trio.move_on_after(timeout):
+                await answered.wait()
+                return
+            logger.warning("%s probe unanswered within %g s: reconnecting", why, timeout)
+            if self._wake is not None:
+                self._wake.reconnect_at_once()
+            raise PeerUnresponsive(timeout, f"answer to the {why} probe")
+        except Exception as exc:
+            self._record_end(exc)
+        finally:
+            probes.pop(token, None)
+
+    def _on_wake(self, slept: float) -> None:
+        check = self._wake.check if self._wake is not None else None
+        if check is not None:
+            self.start_probe(check.probe_timeout, "wake-up")
+
+    def end_for_reconnect(self, code: int | None = None, reason: str = "") -> None:
+        """End this link now for an immediate reconnect: aborted, or closed
+        politely with ``code`` and ``reason`` once its tasks are done."""
+        if code is None:
+            self._record_end(ConnectionLost(1006, "reconnect requested by the application"))
+            return
+        if self.end_error is None:
+            self._close_with = (code, reason)
+        self._record_end(ConnectionLost(code, reason or "closed by the application"))
 
     # -- heartbeats and the deadline -------------------------------------------
 

@@ -176,6 +176,9 @@ class ConnectionStatistics:
     down). Byte counts are on the wire (frames included), over all links.
     ``messages_abandoned``: unconfirmed messages not re-sent again after
     ``max_resends`` re-sends (see ``Disconnected.abandoned``).
+    ``duplicates_dropped``: inbound messages dropped as replays of a position
+    already delivered or queued (only with ``resume=``; ``messages_in``
+    includes them).
     """
 
     state: ConnectionState
@@ -196,3 +199,4 @@ class ConnectionStatistics:
     protocol_errors: int
     send_buffered: int
     messages_abandoned: int = 0
+    duplicates_dropped: int = 0

@@ -34,7 +34,7 @@ import math
 import random
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 import trio
 
@@ -51,8 +51,13 @@ from trio_heartbeat._core.codec import Codec
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.reconnect import ReconnectPolicy
+from trio_heartbeat._core.resume import Resume
+from trio_heartbeat._core.suspend import SuspendCheck
 from trio_heartbeat._transport.links import Dial
 from trio_heartbeat.errors import ConnectTimeout, UsageError
+
+if TYPE_CHECKING:  # the metrics module imports opentelemetry: only when used
+    from trio_heartbeat.metrics import Metrics
 
 __all__ = [
     "ADAPTER_ARGUMENTS",
@@ -77,6 +82,9 @@ class ManagedArguments(TypedDict, total=False):
     dial: Dial | None
     rng: random.Random | None
     heartbeat_clock: HeartbeatClock | None
+    resume: Resume[Any] | None
+    suspend: SuspendCheck | None
+    metrics: Metrics | None
 
 
 ADAPTER_ARGUMENTS = frozenset({"codec", "on_connect", "heartbeat"})

@@ -1,0 +1,309 @@
+"""The command-line client: flags in-process, behaviour in a subprocess against local servers."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import pytest
+import trio
+import trio_websocket
+
+from tests.loopback.conftest import echo_process
+from tests.loopback.test_client_loopback import EchoProcess
+from trio_heartbeat import ConnectionOptions, Heartbeat, ReconnectPolicy
+from trio_heartbeat.cli import Reporter, build_parser, configure, main, safe_url
+from trio_heartbeat.errors import UsageError
+from trio_heartbeat.server import ClientEnd, ServerClient, ServerHeartbeat, open_heartbeat_server
+
+__all__ = ["echo_process"]  # the fixture, shared with the loopback tests
+
+TIMEOUT = 20.0
+FAST = ["--interval", "0.5", "--timeout", "0.5", "--wait-initial", "0.1", "--wait-max", "0.2"]
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trio_heartbeat", *args]
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI to its end with ``stdin`` as input (None: no input at all)."""
+    return subprocess.run(
+        cli(*args),
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+# -- flags (in-process) ---------------------------------------------------------
+
+
+def settings(*argv: str) -> tuple[Heartbeat, ReconnectPolicy, ConnectionOptions]:
+    return configure(build_parser().parse_args(["ws://h/", *argv]))
+
+
+def test_heartbeat_flags_map_to_presets() -> None:
+    assert settings()[0] == Heartbeat.ping(interval=30.0, timeout=10.0)
+    assert settings("--text", "hb", "--reply", "ok", "--interval", "5", "--timeout", "2")[
+        0
+    ] == Heartbeat.text("hb", interval=5.0, timeout=2.0, reply="ok")
+    assert settings("--server", "hex:01", "--answer", "hex:01", "--interval", "5")[
+        0
+    ] == Heartbeat.server_sent(b"\x01", interval=5.0, grace=10.0, answer=b"\x01")
+    assert settings("--idle", "ping", "--interval", "3", "--timeout", "4")[
+        0
+    ] == Heartbeat.idle_probe("ping", idle=3.0, reply_timeout=4.0)
+    assert settings("--no-heartbeat")[0] == Heartbeat.disabled()
+
+
+def test_backoff_headers_subprotocols_and_tls() -> None:
+    _, policy, options = settings(
+        "--max-attempts", "3", "--wait-initial", "0.2", "-H", "X-Token: abc", "--subprotocol", "v1"
+    )
+    assert policy.max_attempts == 3 and policy.wait_initial == 0.2
+    assert options.extra_headers == (("X-Token", "abc"),)
+    assert options.subprotocols == ("v1",)
+    assert options.ssl_context is None
+    insecure = settings("--insecure")[2].ssl_context
+    assert insecure.verify_mode.name == "CERT_NONE" and not insecure.check_hostname
+
+
+def test_bad_flags_are_usage_errors_that_hide_header_values() -> None:
+    with pytest.raises(UsageError) as info:
+        settings("-H", "no-colon-secret")
+    assert "secret" not in str(info.value)
+    with pytest.raises(UsageError):
+        settings("--server", "hex:zz")
+    with pytest.raises(UsageError):
+        settings("--interval", "0")
+    with pytest.raises(UsageError):
+        settings("--cacert", "/nonexistent/ca.pem")
+
+
+def test_safe_url_drops_user_info_and_query() -> None:
+    assert safe_url("wss://user:pw@example.com/feed?token=s3") == "wss://example.com/feed"
+    assert safe_url("ws://127.0.0.1:8080/") == "ws://127.0.0.1:8080/"
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["http://example.com/"]) == 2
+    assert "ws:// or wss://" in capsys.readouterr().err
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_status_is_a_live_line_on_a_terminal_and_plain_lines_otherwise() -> None:
+    out, err = io.StringIO(), Terminal()
+    live = Reporter(out, err, as_json=False)
+    live.status("connecting", "connecting (attempt 1)")
+    live.status("connected", "connected (attempt 1)")
+    live.message(b"\x01\xff")
+    assert err.getvalue() == (
+        "\r\x1b[2Kconnecting (attempt 1)\r\x1b[2Kconnected (attempt 1)\r\x1b[2K"
+    )
+    assert out.getvalue() == "hex:01ff\n"
+    live.status("waiting", "waiting 1.0 s")
+    live.end()
+    assert err.getvalue().endswith("\r\x1b[2Kwaiting 1.0 s\n")
+    plain_err = io.StringIO()
+    Reporter(io.StringIO(), plain_err, as_json=False).status("waiting", "waiting 1.0 s")
+    assert plain_err.getvalue() == "waiting 1.0 s\n"
+
+
+def test_console_script_points_at_main() -> None:
+    (script,) = entry_points(group="console_scripts", name="trio-heartbeat")
+    assert script.load() is main
+
+
+# -- subprocess against local servers ---------------------------------------------
+
+
+@pytest.mark.loopback
+def test_echo_lines_out_messages_in_status_on_stderr(echo_process: EchoProcess) -> None:
+    url = f"ws://127.0.0.1:{echo_process.port}/feed?token=q-secret"
+    done = run_cli(
+        url, "-H", "Authorization: Bearer h-secret", "--wait", "0.5", *FAST, stdin="hello\nwörld\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello\nwörld\n"
+    assert f"connecting to ws://127.0.0.1:{echo_process.port}/feed\n" in done.stderr
+    assert "connected (attempt 1)" in done.stderr
+    assert "secret" not in done.stdout + done.stderr
+
+
+@pytest.mark.loopback
+def test_json_lines(echo_process: EchoProcess) -> None:
+    done = run_cli(echo_process.url, "--json", "--wait", "0.3", stdin="one\n")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    events = [r["event"] for r in records]
+    assert events[:3] == ["start", "connecting", "connected"]
+    assert {"event": "message", "text": "one"} in records
+
+
+@pytest.mark.loopback
+def test_gives_up_with_the_reason_and_exit_1() -> None:
+    server = EchoProcess()
+    server.start()
+    server.kill()  # a port nobody listens on any more
+    done = run_cli(server.url, "--max-attempts", "2", *FAST)
+    assert done.returncode == 1
+    assert "gave up: gave up after 2 attempt(s) (max_attempts=2 reached)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+class Child:
+    """The CLI in a child process, its output read as it comes (bounded by the caller)."""
+
+    def __init__(self, proc: trio.Process) -> None:
+        self.proc = proc
+        self.out = b""
+        self.err = b""
+
+    async def expect(self, stream: str, text: str) -> None:
+        """Read ``stream`` until ``text`` appeared (after what was already matched)."""
+        source = self.proc.stdout if stream == "out" else self.proc.stderr
+        assert source is not None
+        marker = text.encode()
+        while marker not in getattr(self, stream):
+            chunk = await source.receive_some()
+            assert chunk, f"{stream} ended before {text!r}: {getattr(self, stream)!r}"
+            setattr(self, stream, getattr(self, stream) + chunk)
+        _, _, tail = getattr(self, stream).partition(marker)
+        setattr(self, stream, tail)
+
+    async def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        await self.proc.stdin.send_all(line.encode())
+
+
+async def open_child(*args: str) -> Child:
+    proc = await trio.lowlevel.open_process(
+        cli(*args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    return Child(proc)
+
+
+@pytest.mark.loopback
+async def test_reconnects_after_a_server_restart(echo_process: EchoProcess) -> None:
+    child = await open_child(echo_process.url, "--wait", "0.2", *FAST)
+    try:
+        with trio.fail_after(TIMEOUT):
+            await child.expect("err", "connected (attempt 1)")
+            await child.send("one\n")
+            await child.expect("out", "one\n")
+            echo_process.kill()
+            await child.expect("err", "disconnected: ")
+            await child.expect("err", "waiting ")
+            echo_process.start()  # the same port
+            await child.expect("err", "connected (attempt")
+            await child.send("two\n")
+            await child.expect("out", "two\n")
+            assert child.proc.stdin is not None
+            await child.proc.stdin.aclose()  # end of input: wait 0.2 s, close, exit 0
+            assert await child.proc.wait() == 0
+    finally:
+        if child.proc.returncode is None:
+            child.proc.kill()  # our own child, by its PID
+            await child.proc.wait()
+
+
+@pytest.mark.loopback
+async def test_ctrl_c_exits_130_without_a_traceback(echo_process: EchoProcess) -> None:
+    child = await open_child(echo_process.url, *FAST)
+    try:
+        with trio.fail_after(TIMEOUT):
+            await child.expect("err", "connected (attempt 1)")
+            child.proc.send_signal(signal.SIGINT)
+            await child.expect("err", "interrupted")
+            assert await child.proc.wait() == 130
+            assert child.proc.stderr is not None
+            rest = child.err + b"".join([chunk async for chunk in child.proc.stderr])
+            assert b"Traceback" not in rest
+    finally:
+        if child.proc.returncode is None:
+            child.proc.kill()
+            await child.proc.wait()
+
+
+@pytest.mark.loopback
+async def test_stop_reading_lets_a_server_find_its_slow_consumer() -> None:
+    """After --stop-reading-after the client reads nothing more (pings included): a
+    server that keeps sending must notice it by its heartbeat and drop it."""
+    ends: list[ClientEnd | None] = []
+    ended = trio.Event()
+
+    async def ticker(client: ServerClient) -> None:
+        try:
+            while True:
+                await client.send("tick")
+                await trio.sleep(0.02)
+        finally:
+            ends.append(client.end_reason)
+            ended.set()
+
+    heartbeat = ServerHeartbeat.ping(0.5)
+    async with open_heartbeat_server(ticker, "127.0.0.1", 0, heartbeat=heartbeat) as srv:
+        url = f"ws://127.0.0.1:{srv.port}/"
+        args = ("--stop-reading-after", "0.3", "--receive-buffer", "2", "--no-heartbeat")
+        child = await open_child(url, *args, "--wait-initial", "5", "--wait-max", "5")
+        try:
+            with trio.fail_after(TIMEOUT):
+                await child.expect("out", "tick\n")
+                await child.expect("err", "stopped reading")
+                await ended.wait()  # the client never notices: it reads nothing
+                child.proc.send_signal(signal.SIGINT)
+                assert await child.proc.wait() == 130
+        finally:
+            if child.proc.returncode is None:
+                child.proc.kill()
+                await child.proc.wait()
+    assert ends == [ClientEnd.UNRESPONSIVE]
+
+
+@pytest.mark.loopback
+async def test_close_after_closes_with_the_code_and_exits_0() -> None:
+    closes: list[int] = []
+    closed = trio.Event()
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        try:
+            while True:
+                await ws.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            assert exc.reason is not None
+            closes.append(exc.reason.code)
+            closed.set()
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
+        url = f"ws://127.0.0.1:{server.port}/"
+        child = await open_child(url, "--close-after", "0.2", "--close-code", "4002")
+        try:
+            with trio.fail_after(TIMEOUT):
+                await child.expect("err", "closing with code 4002")
+                assert await child.proc.wait() == 0  # stdin still open: it exits by itself
+                await closed.wait()
+        finally:
+            if child.proc.returncode is None:
+                child.proc.kill()
+                await child.proc.wait()
+        nursery.cancel_scope.cancel()
+    assert closes == [4002]
+
+
+def test_close_code_must_be_sendable() -> None:
+    with pytest.raises(UsageError):
+        settings("--close-after", "1", "--close-code", "1006")
