@@ -31,18 +31,21 @@ from trio_heartbeat._core.options import ConnectionOptions, Overflow, Transport
 from trio_heartbeat._core.reconnect import Backoff, CloseAction, ReconnectAfter, ReconnectPolicy
 from trio_heartbeat._core.reconnect import GiveUp as GiveUpDecision
 from trio_heartbeat.errors import (
+    BadHandshake,
     ConnectError,
     ConnectionClosedError,
     ConnectionLost,
     ConnectTimeout,
     HandshakeRejected,
     HeartbeatError,
+    MessageTooBig,
     PeerUnresponsive,
     ReconnectGaveUp,
     RemoteProtocolError,
     RequestTimeout,
     SendBufferFull,
     SessionEnded,
+    TLSVerificationFailed,
     UsageError,
 )
 
@@ -52,6 +55,7 @@ __version__ = "0.1.0"
 _logging.getLogger("trio_heartbeat").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "BadHandshake",
     "Backoff",
     "CloseAction",
     "Closed",
@@ -75,6 +79,7 @@ __all__ = [
     "LiveLink",
     "Liveness",
     "ManagedWebSocket",
+    "MessageTooBig",
     "MessagesDropped",
     "OnConnect",
     "Overflow",
@@ -88,6 +93,7 @@ __all__ = [
     "SendBufferFull",
     "SessionEnded",
     "StateChange",
+    "TLSVerificationFailed",
     "Transport",
     "UsageError",
     "WaitingToReconnect",

@@ -139,7 +139,7 @@ class ManagedWebSocket:
             raise UsageError("heartbeat_clock must come from open_heartbeat_clock()")
         self._clock = heartbeat_clock
         self.url = url
-        self._target = parse_url(url)
+        self._target = parse_url(url, options.extra_headers)
         self._heartbeat = heartbeat
         self._policy = reconnect
         self._options = options

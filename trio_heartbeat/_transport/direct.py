@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from typing import NoReturn
@@ -28,7 +29,6 @@ from wsproto.events import (
     Ping,
     Pong,
     RejectConnection,
-    RejectData,
     Request,
     TextMessage,
 )
@@ -36,13 +36,10 @@ from wsproto.utilities import LocalProtocolError
 from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
 from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
-from trio_heartbeat.errors import (
-    ConnectError,
-    ConnectionLost,
-    HandshakeRejected,
-    RemoteProtocolError,
-)
+from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
+from trio_heartbeat._transport.translate import broken_frame
+from trio_heartbeat._transport.upgrade import UpgradeResponse, retry_after_seconds
+from trio_heartbeat.errors import ConnectError, ConnectionLost, HandshakeRejected, MessageTooBig
 
 __all__ = ["DirectLink", "direct_handshake", "ping_frame"]
 
@@ -135,8 +132,8 @@ class DirectLink:
         """The next message; :class:`ConnectionLost` when the link ends.
 
         Pings are answered and pongs reported on the way. A message over
-        ``max_message_size`` closes the link with 1009; a broken frame with
-        1002 (:class:`RemoteProtocolError`).
+        ``max_message_size`` closes the link with 1009 (:class:`MessageTooBig`);
+        a broken frame with 1002 (:class:`RemoteProtocolError`).
         """
         while True:
             ready = self._ready
@@ -193,7 +190,7 @@ class DirectLink:
             with suppress(ConnectionLost):
                 await self._send_event(CloseConnection(code=code, reason=reason[:120]))
         self._closed = ConnectionLost(code, reason)
-        raise RemoteProtocolError(f"broken WebSocket frame from the peer: {reason}")
+        raise broken_frame(reason)
 
     async def _on_data(self, event: TextMessage | BytesMessage) -> None:
         data: Message = event.data if isinstance(event.data, str | bytes) else bytes(event.data)
@@ -206,7 +203,7 @@ class DirectLink:
                 with contextlib.suppress(ConnectionLost):
                     await self._send_event(CloseConnection(code=1009, reason=reason))
             self._closed = ConnectionLost(1009, reason)
-            return
+            raise MessageTooBig(self._max_size)
         if event.message_finished and not self._parts:
             self._ready.append(data)
         else:
@@ -259,39 +256,33 @@ async def direct_handshake(
 ) -> DirectLink:
     """Run the HTTP upgrade on ``stream`` (unbounded: the caller bounds it).
 
-    Raises :class:`HandshakeRejected` for an HTTP status, :class:`ConnectError`
-    when the stream ends or the answer is not a WebSocket upgrade.
+    The head of the answer decides (:class:`UpgradeResponse`): another status
+    than 101 raises :class:`HandshakeRejected` without waiting for a body. Raises
+    :class:`ConnectError` when the stream ends first; wsproto's complaints about
+    a 101 propagate, for ``open_link`` to translate into :class:`BadHandshake`.
     """
     ws = WSConnection(ConnectionType.CLIENT)
     request = Request(
         host=target.host_header,
         target=target.resource,
         subprotocols=list(options.subprotocols),
-        extra_headers=[(k.encode(), v.encode()) for k, v in options.extra_headers],
+        extra_headers=handshake_headers(target, options),
     )
     await stream.send_all(ws.send(request))
-    status: int | None = None
-    headers: list[tuple[bytes, bytes]] = []
+    answer = UpgradeResponse()
     while True:
-        try:
-            for event in ws.events():
-                if isinstance(event, AcceptConnection):
-                    # Keep only the frame engine: the HTTP handshake machinery
-                    # (h11 and its buffers) is no longer needed.
-                    assert ws.connection is not None
-                    return DirectLink(ws.connection, stream, event.subprotocol, options)
-                if isinstance(event, RejectConnection):
-                    status, headers = event.status_code, list(event.headers)
-                    if not event.has_body:
-                        raise HandshakeRejected(status, retry_after_seconds(headers))
-                elif isinstance(event, RejectData) and event.body_finished:
-                    assert status is not None
-                    raise HandshakeRejected(status, retry_after_seconds(headers))
-        except WsRemoteProtocolError as exc:
-            raise ConnectError(f"not a WebSocket upgrade response: {exc}") from None
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                # Keep only the frame engine: the HTTP handshake machinery
+                # (h11 and its buffers) is no longer needed.
+                assert ws.connection is not None
+                return DirectLink(ws.connection, stream, event.subprotocol, options)
+            if isinstance(event, RejectConnection):  # a head the watcher let through
+                raise HandshakeRejected(
+                    event.status_code, retry_after_seconds(event.headers, time.time())
+                )
         data = await stream.receive_some(options.read_size)
         if not data:
-            if status is not None:
-                raise HandshakeRejected(status, retry_after_seconds(headers))
             raise ConnectError("connection closed during the opening handshake")
+        answer.feed(data)
         ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine

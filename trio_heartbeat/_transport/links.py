@@ -23,8 +23,9 @@ from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.options import ConnectionOptions, Transport
 from trio_heartbeat._transport.common import Dial, ObservedStream, Target, parse_url, tcp_dialer
 from trio_heartbeat._transport.direct import direct_handshake
-from trio_heartbeat._transport.trio_websocket import translate_error, trio_websocket_handshake
-from trio_heartbeat.errors import ConnectError, ConnectionLost, ConnectTimeout, HandshakeRejected
+from trio_heartbeat._transport.translate import opening_error, translate_error
+from trio_heartbeat._transport.trio_websocket import trio_websocket_handshake
+from trio_heartbeat.errors import ConnectError, ConnectTimeout, HandshakeRejected
 
 __all__ = [
     "Dial",
@@ -76,8 +77,9 @@ async def open_link(
 
     Background tasks of the link (trio-websocket's reader) run in ``nursery``
     (required for ``Transport.TRIO_WEBSOCKET``; the direct link has none).
-    Raises :class:`ConnectTimeout`,
-    :class:`HandshakeRejected` or :class:`ConnectError`.
+    Raises :class:`ConnectTimeout`, :class:`HandshakeRejected`,
+    :class:`BadHandshake`, :class:`TLSVerificationFailed` or
+    :class:`ConnectError` (all translated by :func:`opening_error`).
     """
     stream: ObservedStream | None = None
     try:
@@ -94,29 +96,25 @@ async def open_link(
     except BaseExceptionGroup as group:
         if stream is not None:
             await stream.abort()
-        raise _as_connect_error(first_error(group)) from None
+        raise first_error(group, lambda leaf: opening_error(leaf, target.host)) from None
     except BaseException as exc:
         if stream is not None:
             await stream.abort()
-        mapped = _as_connect_error(translate_error(exc))
+        mapped = opening_error(exc, target.host)
         if mapped is exc:
             raise
         raise mapped from None
 
 
-def _as_connect_error(exc: BaseException) -> BaseException:
-    """A link lost before it opened is a failed connect."""
-    if isinstance(exc, ConnectionLost):
-        return ConnectError(f"connection lost during the opening handshake: {exc}")
-    return exc
-
-
-def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+def first_error(
+    group: BaseExceptionGroup[BaseException],
+    translate: Callable[[BaseException], BaseException] = translate_error,
+) -> BaseException:
     """The one error (translated) a group of concurrent failures stands for.
 
     Handshake rejections and connect errors first, then any non-Cancelled leaf.
     """
-    leaves = [translate_error(leaf) for leaf in leaf_exceptions(group)]
+    leaves = [translate(leaf) for leaf in leaf_exceptions(group)]
     for preferred in (HandshakeRejected, ConnectError):
         for leaf in leaves:
             if isinstance(leaf, preferred):

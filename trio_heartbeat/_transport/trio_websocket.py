@@ -12,60 +12,33 @@ Neutralises trio-websocket's known traps:
   connection's pump always reads, into a queue of 16;
 - a dead peer is aborted (the stream closed), never politely awaited for its
   60 s ``disconnect_timeout``;
+- it waits for the body of a rejection (a 401 whose body never ends hangs
+  until the timeout) and lets h11 errors about a bad answer escape its reader:
+  the head of the answer is judged first, as by the direct engine;
+- it reports a frame the peer broke, and a message over the size limit, as a
+  close: they raise ``RemoteProtocolError`` / ``MessageTooBig`` here, as in the
+  direct engine;
 - its exceptions are translated into ours (:func:`map_errors`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
+from typing import NoReturn
 
 import trio
 import trio_websocket
-import wsproto.utilities
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection
 
 from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
-from trio_heartbeat.errors import ConnectError, ConnectionLost, HandshakeRejected
+from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
+from trio_heartbeat._transport.translate import broken_frame, map_errors, translate_error
+from trio_heartbeat._transport.upgrade import UpgradeResponse
+from trio_heartbeat.errors import ConnectError, ConnectionLost, HeartbeatError, MessageTooBig
 
 __all__ = ["TrioWebsocketLink", "map_errors", "translate_error", "trio_websocket_handshake"]
-
-
-def translate_error(exc: BaseException) -> BaseException:
-    """Our exception for a trio-websocket / wsproto / stream error (others unchanged)."""
-    if isinstance(exc, trio_websocket.ConnectionRejected):
-        return HandshakeRejected(exc.status_code, retry_after_seconds(exc.headers))
-    if isinstance(exc, trio_websocket.ConnectionClosed):
-        reason = exc.reason
-        code = reason.code if reason is not None else 1006
-        text = (reason.reason or "") if reason is not None else ""
-        return ConnectionLost(code, text)
-    if isinstance(exc, trio_websocket.HandshakeError):
-        return ConnectError(f"handshake failed: {exc!r}")
-    if isinstance(exc, wsproto.utilities.LocalProtocolError):
-        return ConnectionLost(1006, f"connection no longer open: {exc}")
-    if isinstance(exc, (trio.BrokenResourceError, trio.ClosedResourceError)):
-        return ConnectionLost(1006, f"stream closed: {exc}")
-    return exc
-
-
-_FOREIGN_ERRORS = (
-    trio_websocket.ConnectionRejected,
-    trio_websocket.ConnectionClosed,
-    trio_websocket.HandshakeError,
-    wsproto.utilities.LocalProtocolError,
-    trio.BrokenResourceError,
-    trio.ClosedResourceError,
-)
-
-
-@contextmanager
-def map_errors() -> Iterator[None]:
-    """Translate trio-websocket / wsproto / network errors raised inside into ours."""
-    try:
-        yield
-    except _FOREIGN_ERRORS as exc:
-        raise translate_error(exc) from None
 
 
 class TrioWebsocketLink:
@@ -76,11 +49,13 @@ class TrioWebsocketLink:
         ws: trio_websocket.WebSocketConnection,
         stream: ObservedStream,
         nursery: trio.Nursery,
+        max_message_size: int,
     ) -> None:
         self.ws = ws
         self.stream = stream
         self.on_pong: Callable[[bytes], None] | None = None
         self._nursery = nursery
+        self._max_size = max_message_size
 
     @property
     def subprotocol(self) -> str | None:
@@ -92,9 +67,40 @@ class TrioWebsocketLink:
             await self.ws.send_message(message)
 
     async def receive(self) -> str | bytes:
-        """Receive one message; :class:`ConnectionLost` when the link ends."""
-        with map_errors():
+        """Receive one message; :class:`ConnectionLost` when the link ends.
+
+        The same contract as the direct link: a frame the peer broke raises
+        :class:`RemoteProtocolError` (close 1002 sent), a message over
+        ``max_message_size`` :class:`MessageTooBig` (close 1009 sent).
+        """
+        try:
             return await self.ws.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            await self._raise_for_close(exc)
+
+    async def _raise_for_close(self, exc: trio_websocket.ConnectionClosed) -> NoReturn:
+        """Tell our own closes (a broken frame, a message too big) from the peer's.
+
+        trio-websocket reports both as ``ConnectionClosed``. wsproto's state
+        tells them apart: a frame it could not parse leaves it OPEN (nothing was
+        sent), our 1009 leaves it LOCAL_CLOSING; after the peer's close frame it
+        is REMOTE_CLOSING or CLOSED, and a dropped stream also LOCAL_CLOSING but
+        with 1006.
+        """
+        reason = exc.reason
+        engine = getattr(self.ws, "_wsproto", None)  # trio-websocket <0.13 keeps it here
+        state = getattr(engine, "state", None)
+        if reason is not None and reason.code != 1006 and state is ConnectionState.OPEN:
+            text = reason.reason or "bad frame"
+            goodbye = CloseConnection(code=reason.code, reason=text[:120])
+            with suppress(Exception):  # best effort: the peer is broken
+                data = engine.send(goodbye)  # type: ignore[union-attr]
+                async with self.ws._stream_lock:
+                    await self.stream.send_all(data)
+            raise broken_frame(text) from None
+        if reason is not None and reason.code == 1009 and state is ConnectionState.LOCAL_CLOSING:
+            raise MessageTooBig(self._max_size) from None
+        raise translate_error(exc) from None
 
     async def send_ping(self, payload: bytes, wait_at_most: float) -> None:
         """Send a ping; its pong (or a later one) is reported to ``on_pong``.
@@ -132,9 +138,28 @@ async def trio_websocket_handshake(
     """Run trio-websocket's opening handshake on ``stream`` (the caller bounds it).
 
     Its reader task runs in ``nursery``; the link lives as long as that nursery.
-    A stream closed during the handshake raises :class:`ConnectError` at once.
+    The head of the answer decides (:class:`UpgradeResponse`): another status
+    than 101 raises :class:`HandshakeRejected` at once, a head that is not
+    HTTP or too long :class:`BadHandshake`; either answer is withheld from
+    trio-websocket. A stream closed during the handshake raises
+    :class:`ConnectError` at once.
     """
-    headers = [(k.encode(), val.encode()) for k, val in options.extra_headers]
+    answer = UpgradeResponse()
+    verdict: list[HeartbeatError] = []
+    decided = trio.Event()
+
+    def screen(data: bytes | bytearray) -> bool:
+        try:
+            complete = answer.feed(data)
+        except HeartbeatError as exc:
+            verdict.append(exc)
+            decided.set()
+            return False
+        if complete:  # a 101: trio-websocket checks its headers
+            stream.screen = None
+        return True
+
+    stream.screen = screen
     ws_box: list[trio_websocket.WebSocketConnection] = []
     async with trio.open_nursery() as race:
 
@@ -147,7 +172,7 @@ async def trio_websocket_handshake(
                         target.host_header,
                         target.resource,
                         subprotocols=options.subprotocols or None,
-                        extra_headers=headers,
+                        extra_headers=handshake_headers(target, options),
                         message_queue_size=16,
                         max_message_size=options.max_message_size,
                         receive_buffer_size=options.read_size,
@@ -155,10 +180,16 @@ async def trio_websocket_handshake(
                 )
             race.cancel_scope.cancel()
 
+        async def watch_answer() -> None:
+            await decided.wait()
+            raise verdict[0]
+
         async def watch_close() -> None:
             await stream.closed_event.wait()
             raise ConnectError("connection closed during the opening handshake")
 
         race.start_soon(handshake)
+        race.start_soon(watch_answer)
         race.start_soon(watch_close)
-    return TrioWebsocketLink(ws_box[0], stream, nursery)
+    stream.screen = None
+    return TrioWebsocketLink(ws_box[0], stream, nursery, options.max_message_size)
