@@ -47,6 +47,7 @@ from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions, Transport
 from trio_heartbeat._core.reconnect import Backoff, GiveUp, ReconnectPolicy
+from trio_heartbeat._core.redact import redact_url
 from trio_heartbeat._transport.links import (
     Dial,
     Link,
@@ -165,6 +166,9 @@ class ManagedWebSocket:
         self._totals = LinkTotals()
 
     # -- the application's side ------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"<ManagedWebSocket {redact_url(self.url)} {self._state}>"
 
     @property
     def state(self) -> str:

@@ -8,6 +8,8 @@ import ssl
 import attrs
 from attrs import validators as v
 
+from trio_heartbeat._core.redact import redact_headers
+
 __all__ = ["ConnectionOptions", "Overflow", "Transport"]
 
 
@@ -44,7 +46,9 @@ class ConnectionOptions:
       back-pressure) and the liveness deadline is suspended, since the silence
       is ours, not the peer's.
     - ``max_message_size``: inbound messages larger than this (bytes or
-      characters) close the connection with code 1009.
+      characters) end the link: close 1009 is sent and a ``MessageTooBig``
+      (a counted protocol error) is retried by the reconnect policy like any
+      broken frame; the message itself is lost.
     - ``close_timeout``: seconds a graceful close may take before the socket is
       aborted.
     - ``resend_unconfirmed``: when a link dies, re-send the messages written
@@ -53,6 +57,8 @@ class ConnectionOptions:
       they are reported in the ``Disconnected`` state change instead.
     - ``send_batch_size``: with a codec that batches (SockJS arrays), up to this
       many queued messages go out as one WebSocket message, order kept.
+    - ``extra_headers``: sent with the upgrade request; their values never
+      appear in a repr. Credentials in the URL are sent as Basic auth.
     - ``transport``: the protocol engine (see :class:`Transport`).
     - ``send_rate``: at most this many application messages per second (None:
       unlimited), ``send_burst`` of them at once. Delays, never drops; never
@@ -71,7 +77,9 @@ class ConnectionOptions:
     subprotocols: tuple[str, ...] = attrs.field(
         default=(), converter=tuple, validator=v.deep_iterable(v.instance_of(str))
     )
-    extra_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tuple)
+    extra_headers: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), converter=tuple, repr=redact_headers
+    )
     ssl_context: ssl.SSLContext | None = attrs.field(
         default=None, validator=v.optional(v.instance_of(ssl.SSLContext))
     )

@@ -48,6 +48,7 @@ from trio_heartbeat._core.codec import CodecFactory
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.reconnect import ReconnectPolicy
+from trio_heartbeat._core.redact import redact_url
 from trio_heartbeat._transport.links import Dial
 from trio_heartbeat.errors import ConnectionLost, ConnectTimeout, RemoteProtocolError, UsageError
 from trio_heartbeat.protocols import sockjs as wire
@@ -77,7 +78,9 @@ def sockjs_url(base_url: str, *, rng: random.Random | None = None, session_lengt
     """
     parts = urlsplit(base_url)
     if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        raise UsageError(f"SockJS base URL must be ws:// or wss://host/prefix, got {base_url!r}")
+        raise UsageError(
+            f"SockJS base URL must be ws:// or wss://host/prefix, got {redact_url(base_url)!r}"
+        )
     if isinstance(session_length, bool) or not isinstance(session_length, int):
         raise UsageError(f"session_length must be an int >= 1, got {session_length!r}")
     if session_length < 1:

@@ -13,6 +13,7 @@ import attrs
 import trio
 from trio_websocket import WebSocketConnection
 
+from trio_heartbeat._core.redact import redact_target
 from trio_heartbeat.errors import ConnectionLost
 from trio_heartbeat.server._stream import WatchedStream
 
@@ -153,7 +154,7 @@ class ServerClient:
         await self._deliver(self, message)
 
     def __repr__(self) -> str:
-        return f"<ServerClient {self._id} {self._remote or self._path}>"
+        return f"<ServerClient {self._id} {self._remote or redact_target(self._path)}>"
 
     # -- used by the server --------------------------------------------------
 

@@ -14,6 +14,7 @@ import attrs
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
+from trio_heartbeat._core.redact import redact_target
 from trio_heartbeat.errors import ConnectionLost, PeerUnresponsive, UsageError
 from trio_heartbeat.server._client import ClientEnd, ClientInfo, ServerClient
 from trio_heartbeat.server._config import ServerHeartbeat, ServerStatistics, _Counters
@@ -266,7 +267,12 @@ class HeartbeatServer:
         watched.on_receive = seen
         watched.on_stall = stalled
         self._counts.accepted += 1
-        logger.info("client %d connected (%s, path %s)", client_id, client.remote, client.path)
+        logger.info(
+            "client %d connected (%s, path %s)",
+            client_id,
+            client.remote,
+            redact_target(client.path),
+        )
         return client
 
     def _unregister(self, client: ServerClient) -> None:
