@@ -160,6 +160,7 @@ async def test_broken_websocket_frame_is_a_counted_protocol_error(
             "ws://x/", reconnect=th.ReconnectPolicy(max_attempts=2, wait_initial=0.1), dial=srv.dial
         ) as ws:
             await ws.receive()
+    await trio.testing.wait_all_tasks_blocked()  # the server has read the last close
     err = info.value.last_error
     assert isinstance(err, th.RemoteProtocolError) and not isinstance(err, th.MessageTooBig)
     assert str(err) == "broken WebSocket frame from the peer: Invalid opcode 0x3"

@@ -271,6 +271,7 @@ async def test_oversized_inbound_message_closes_1009_and_is_retried(
             dial=srv.dial,
         ) as ws:
             await ws.receive()
+    await trio.testing.wait_all_tasks_blocked()  # the server has read the last close
     err = info.value.last_error
     assert isinstance(err, th.MessageTooBig) and err.limit == 1000
     assert "max_message_size (1000)" in str(err)

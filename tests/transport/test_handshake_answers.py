@@ -101,7 +101,10 @@ async def test_a_rejection_is_decided_by_the_status_line_not_the_body(
     srv = RawServer(nursery, server)
     with pytest.raises(th.ReconnectGaveUp) as info:
         async with th.open_managed_websocket(
-            "ws://x/", options=th.ConnectionOptions(transport=transport), dial=srv.dial
+            "ws://x/",
+            reconnect=th.ReconnectPolicy(max_attempts=2),  # fails fast, never hangs
+            options=th.ConnectionOptions(transport=transport),
+            dial=srv.dial,
         ) as ws:
             await ws.wait_connected()
     err = info.value.last_error
@@ -151,8 +154,12 @@ async def test_the_engine_never_sees_a_withheld_answer(
     srv = RawServer(nursery, server)
     with pytest.raises(th.ReconnectGaveUp) as info:
         async with th.open_managed_websocket(
-            "ws://x/", options=th.ConnectionOptions(transport=transport), dial=srv.dial
+            "ws://x/",
+            reconnect=th.ReconnectPolicy(max_attempts=2),
+            options=th.ConnectionOptions(transport=transport),
+            dial=srv.dial,
         ) as ws:
             await ws.wait_connected()
     err = info.value.last_error
     assert isinstance(err, th.HandshakeRejected) and err.status == 404
+    assert info.value.attempts == 1

@@ -6,6 +6,7 @@ TLSVerificationFailed naming OpenSSL's reason, not retried unless the policy say
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ssl
 from collections.abc import AsyncIterator
@@ -110,3 +111,23 @@ async def test_a_trusted_certificate_connects(nursery: trio.Nursery) -> None:
         async with th.open_managed_websocket(f"wss://127.0.0.1:{port}/", options=options) as ws:
             await ws.send("over TLS")
             assert await ws.receive() == "over TLS"
+
+
+async def test_other_tls_failures_name_the_reason_and_are_retried(nursery: trio.Nursery) -> None:
+    async def plain_http(stream: trio.SocketStream) -> None:
+        with contextlib.suppress(trio.BrokenResourceError):
+            await stream.send_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        await stream.aclose()
+
+    listeners = await nursery.start(
+        functools.partial(trio.serve_tcp, host="127.0.0.1"), plain_http, 0
+    )
+    port = listeners[0].socket.getsockname()[1]
+    policy = th.ReconnectPolicy.fixed(0.01, max_attempts=2)
+    gave_up = await _give_up(f"wss://127.0.0.1:{port}/", reconnect=policy)
+    err = gave_up.last_error
+    assert type(err) is th.ConnectError
+    prefix = "TLS handshake with 127.0.0.1 failed: "
+    assert str(err).startswith(prefix) and len(str(err)) > len(prefix)  # OpenSSL's reason, e.g.
+    # WRONG_VERSION_NUMBER (its wording varies between OpenSSL versions)
+    assert gave_up.attempts == 2  # not a certificate problem: retried
