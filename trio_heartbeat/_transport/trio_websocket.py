@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
-from typing import NoReturn
 
 import trio
 import trio_websocket
@@ -36,7 +35,13 @@ from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
 from trio_heartbeat._transport.translate import broken_frame, map_errors, translate_error
 from trio_heartbeat._transport.upgrade import UpgradeResponse
-from trio_heartbeat.errors import ConnectError, ConnectionLost, HeartbeatError, MessageTooBig
+from trio_heartbeat.errors import (
+    ConnectError,
+    ConnectionLost,
+    HeartbeatError,
+    MessageTooBig,
+    RemoteProtocolError,
+)
 
 __all__ = ["TrioWebsocketLink", "map_errors", "translate_error", "trio_websocket_handshake"]
 
@@ -56,15 +61,26 @@ class TrioWebsocketLink:
         self.on_pong: Callable[[bytes], None] | None = None
         self._nursery = nursery
         self._max_size = max_message_size
+        # trio-websocket <0.13 keeps its wsproto connection here: its state tells
+        # our own closes from the peer's, and it frames our close after a broken frame.
+        self._engine = getattr(ws, "_wsproto", None)
 
     @property
     def subprotocol(self) -> str | None:
         return self.ws.subprotocol
 
     async def send(self, message: str | bytes) -> None:
-        """Send one message; :class:`ConnectionLost` if the link is gone."""
+        """Send one message; :class:`ConnectionLost` if the link is gone.
+
+        After our own close for the peer's fault (a broken frame, a message too
+        big) it is a 1006 loss, so that a writer which notices first does not
+        end the link with the code of a close the peer never sent.
+        """
         with map_errors():
-            await self.ws.send_message(message)
+            try:
+                await self.ws.send_message(message)
+            except trio_websocket.ConnectionClosed as exc:
+                raise self._lost(exc) from None
 
     async def receive(self) -> str | bytes:
         """Receive one message; :class:`ConnectionLost` when the link ends.
@@ -76,31 +92,48 @@ class TrioWebsocketLink:
         try:
             return await self.ws.get_message()
         except trio_websocket.ConnectionClosed as exc:
-            await self._raise_for_close(exc)
+            fault = self._peer_fault(exc)
+            if fault is None:
+                raise translate_error(exc) from None
+            reason = exc.reason
+            if reason is not None and not isinstance(fault, MessageTooBig):
+                await self._send_close(reason.code, reason.reason or "bad frame")
+            raise fault from None
 
-    async def _raise_for_close(self, exc: trio_websocket.ConnectionClosed) -> NoReturn:
-        """Tell our own closes (a broken frame, a message too big) from the peer's.
+    def _peer_fault(self, exc: trio_websocket.ConnectionClosed) -> RemoteProtocolError | None:
+        """The peer's fault behind a close trio-websocket made itself, if it was that.
 
-        trio-websocket reports both as ``ConnectionClosed``. wsproto's state
-        tells them apart: a frame it could not parse leaves it OPEN (nothing was
+        trio-websocket reports a frame it could not parse, its own 1009 and the
+        peer's close frame all as ``ConnectionClosed``. wsproto's state tells
+        them apart: a frame it could not parse leaves it OPEN (nothing was
         sent), our 1009 leaves it LOCAL_CLOSING; after the peer's close frame it
-        is REMOTE_CLOSING or CLOSED, and a dropped stream also LOCAL_CLOSING but
-        with 1006.
+        is REMOTE_CLOSING or CLOSED, and a dropped stream is closed with 1006.
         """
         reason = exc.reason
-        engine = getattr(self.ws, "_wsproto", None)  # trio-websocket <0.13 keeps it here
-        state = getattr(engine, "state", None)
-        if reason is not None and reason.code != 1006 and state is ConnectionState.OPEN:
-            text = reason.reason or "bad frame"
-            goodbye = CloseConnection(code=reason.code, reason=text[:120])
-            with suppress(Exception):  # best effort: the peer is broken
-                data = engine.send(goodbye)  # type: ignore[union-attr]
-                async with self.ws._stream_lock:
-                    await self.stream.send_all(data)
-            raise broken_frame(text) from None
-        if reason is not None and reason.code == 1009 and state is ConnectionState.LOCAL_CLOSING:
-            raise MessageTooBig(self._max_size) from None
-        raise translate_error(exc) from None
+        state = getattr(self._engine, "state", None)
+        if reason is None or reason.code == 1006:
+            return None
+        if state is ConnectionState.OPEN:
+            return broken_frame(reason.reason or "bad frame")
+        if reason.code == 1009 and state is ConnectionState.LOCAL_CLOSING:
+            return MessageTooBig(self._max_size)
+        return None
+
+    def _lost(self, exc: trio_websocket.ConnectionClosed) -> ConnectionLost:
+        fault = self._peer_fault(exc)
+        if fault is not None:
+            return ConnectionLost(1006, f"link ended: {fault}")
+        lost = translate_error(exc)
+        assert isinstance(lost, ConnectionLost)
+        return lost
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        """Best effort: tell a broken peer why (trio-websocket sent nothing)."""
+        engine = self._engine
+        with suppress(Exception):
+            data = engine.send(CloseConnection(code=code, reason=reason[:120]))  # type: ignore[union-attr]
+            async with self.ws._stream_lock:
+                await self.stream.send_all(data)
 
     async def send_ping(self, payload: bytes, wait_at_most: float) -> None:
         """Send a ping; its pong (or a later one) is reported to ``on_pong``.
@@ -110,7 +143,7 @@ class TrioWebsocketLink:
         (which ends with the link) and gives up after ``wait_at_most`` seconds.
         """
         if self.ws.closed is not None:
-            raise translate_error(trio_websocket.ConnectionClosed(self.ws.closed))
+            raise self._lost(trio_websocket.ConnectionClosed(self.ws.closed))
         self._nursery.start_soon(self._await_pong, payload, wait_at_most)
         await trio.lowlevel.checkpoint()
 
