@@ -163,3 +163,23 @@ async def test_the_engine_never_sees_a_withheld_answer(
     err = info.value.last_error
     assert isinstance(err, th.HandshakeRejected) and err.status == 404
     assert info.value.attempts == 1
+
+
+async def test_a_dial_that_raises_oserror_is_a_connect_error(
+    transport: th.Transport, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def refused() -> trio.abc.Stream:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    with pytest.raises(th.ReconnectGaveUp) as info:
+        async with th.open_managed_websocket(
+            "ws://x:9/",
+            reconnect=th.ReconnectPolicy.fixed(1.0, max_attempts=2),
+            options=th.ConnectionOptions(transport=transport),
+            dial=refused,
+        ) as ws:
+            await ws.wait_connected()
+    err = info.value.last_error
+    assert type(err) is th.ConnectError
+    assert str(err) == "cannot connect to x: [Errno 111] Connection refused"
+    assert info.value.attempts == 2
