@@ -131,3 +131,27 @@ async def test_other_tls_failures_name_the_reason_and_are_retried(nursery: trio.
     assert str(err).startswith(prefix) and len(str(err)) > len(prefix)  # OpenSSL's reason, e.g.
     # WRONG_VERSION_NUMBER (its wording varies between OpenSSL versions)
     assert gave_up.attempts == 2  # not a certificate problem: retried
+
+
+async def test_a_dial_layer_that_lets_ssl_errors_out_is_translated_too(
+    nursery: trio.Nursery,
+) -> None:
+    """Any dial step (a proxy, a custom TLS layer) may raise trio's own TLS error:
+    the one translation point still names the host and the reason."""
+    port = _port(await _tls_server(nursery, trustme.CA(), "127.0.0.1"))
+
+    async def raw_tls_dial() -> trio.abc.Stream:
+        tcp = await trio.open_tcp_stream("127.0.0.1", port)
+        tls = trio.SSLStream(tcp, ssl.create_default_context(), server_hostname="127.0.0.1")
+        try:
+            await tls.do_handshake()  # raises trio.BrokenResourceError from an SSLError
+        except BaseException:
+            await trio.aclose_forcefully(tcp)
+            raise
+        return tls
+
+    gave_up = await _give_up(f"wss://127.0.0.1:{port}/", dial=raw_tls_dial)
+    err = gave_up.last_error
+    assert isinstance(err, th.TLSVerificationFailed)
+    assert (err.host, err.reason) == ("127.0.0.1", "unable to get local issuer certificate")
+    assert gave_up.attempts == 1
