@@ -135,6 +135,7 @@ async def test_no_secret_in_errors_events_or_logs(
     with pytest.raises(th.ReconnectGaveUp) as info:
         async with th.open_managed_websocket(
             "ws://user:hunter2@x/?token=SECRET",
+            reconnect=th.ReconnectPolicy(max_attempts=2),  # 401 stops; never hangs
             options=th.ConnectionOptions(
                 transport=transport, extra_headers=[("X-Api-Key", "SECRET")]
             ),
