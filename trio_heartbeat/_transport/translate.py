@@ -102,7 +102,7 @@ def opening_error(exc: BaseException, host: str) -> BaseException:
     chain names ``host`` and OpenSSL's reason; a link lost or a network error
     before it opened is a failed connect (:class:`ConnectError`).
     """
-    if _in_chain(exc, ssl.SSLError) is not None:
+    if not isinstance(exc, HeartbeatError) and _in_chain(exc, ssl.SSLError) is not None:
         return tls_error(host, exc)
     mapped = translate_error(exc)
     if isinstance(mapped, ConnectionLost):
