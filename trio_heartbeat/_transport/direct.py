@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import NoReturn
 
 import trio
 from wsproto import ConnectionType, WSConnection
@@ -39,7 +38,13 @@ from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
 from trio_heartbeat._transport.translate import broken_frame
 from trio_heartbeat._transport.upgrade import UpgradeResponse, retry_after_seconds
-from trio_heartbeat.errors import ConnectError, ConnectionLost, HandshakeRejected, MessageTooBig
+from trio_heartbeat.errors import (
+    ConnectError,
+    ConnectionLost,
+    HandshakeRejected,
+    MessageTooBig,
+    RemoteProtocolError,
+)
 
 __all__ = ["DirectLink", "direct_handshake", "ping_frame"]
 
@@ -84,6 +89,7 @@ class DirectLink:
         self._parts: list[Message] = []
         self._size = 0
         self._closed: ConnectionLost | None = None
+        self._fault: RemoteProtocolError | None = None  # raised once, after the ready messages
         self._fed = True  # wsproto may hold bytes that came with the handshake
 
     async def _send_event(self, event: Event) -> None:
@@ -133,7 +139,9 @@ class DirectLink:
 
         Pings are answered and pongs reported on the way. A message over
         ``max_message_size`` closes the link with 1009 (:class:`MessageTooBig`);
-        a broken frame with 1002 (:class:`RemoteProtocolError`).
+        a broken frame with 1002 (:class:`RemoteProtocolError`). Messages that
+        arrived complete before are returned first; then the error, once; then
+        :class:`ConnectionLost`.
         """
         while True:
             ready = self._ready
@@ -145,7 +153,8 @@ class DirectLink:
                     self._ready_pos = 0
                 return message
             if self._closed is not None:
-                raise self._closed
+                fault, self._fault = self._fault, None
+                raise fault or self._closed
             if self._fed:
                 self._fed = False
                 await self._process_events()
@@ -170,8 +179,13 @@ class DirectLink:
             for event in self._ws.events():
                 if isinstance(event, (TextMessage, BytesMessage)):
                     await self._on_data(event)
+                    if self._closed is not None:
+                        return
                 elif isinstance(event, Ping):
-                    await self._send_event(event.response())
+                    try:
+                        await self._send_event(event.response())
+                    except ConnectionLost:
+                        return  # what arrived before is still returned, then the loss
                 elif isinstance(event, Pong):
                     if self.on_pong is not None:
                         self.on_pong(bytes(event.payload))
@@ -179,31 +193,35 @@ class DirectLink:
                     if self._ws.state is ConnectionState.OPEN:
                         # Not the peer's close: wsproto could not parse its frames.
                         await self._fail_protocol(event.code, event.reason or "bad frame")
-                    await self._on_close(event)
+                    else:
+                        await self._on_close(event)
                     return
         except WsRemoteProtocolError as exc:
             await self._fail_protocol(1002, str(exc))
 
-    async def _fail_protocol(self, code: int, reason: str) -> NoReturn:
-        """The peer broke the protocol: tell it (close ``code``), then raise."""
+    async def _fail_protocol(
+        self, code: int, reason: str, fault: RemoteProtocolError | None = None
+    ) -> None:
+        """The peer broke the protocol: tell it (close ``code``); receive raises ``fault``.
+
+        Sends then raise a 1006 loss (no close frame came from the peer), so a
+        writer that fails first does not end the link with a code that stops.
+        """
+        self._fault = fault or broken_frame(reason)
+        self._closed = ConnectionLost(1006, f"link ended: {self._fault}")
         if self._ws.state is ConnectionState.OPEN:
             with suppress(ConnectionLost):
                 await self._send_event(CloseConnection(code=code, reason=reason[:120]))
-        self._closed = ConnectionLost(code, reason)
-        raise broken_frame(reason)
 
     async def _on_data(self, event: TextMessage | BytesMessage) -> None:
         data: Message = event.data if isinstance(event.data, str | bytes) else bytes(event.data)
         self._size += len(data)
         if self._size > self._max_size:
-            reason = f"message exceeds {self._max_size} bytes"
             self._parts.clear()
             self._size = 0
-            if self._ws.state is ConnectionState.OPEN:
-                with contextlib.suppress(ConnectionLost):
-                    await self._send_event(CloseConnection(code=1009, reason=reason))
-            self._closed = ConnectionLost(1009, reason)
-            raise MessageTooBig(self._max_size)
+            reason = f"message exceeds {self._max_size} bytes"
+            await self._fail_protocol(1009, reason, MessageTooBig(self._max_size))
+            return
         if event.message_finished and not self._parts:
             self._ready.append(data)
         else:

@@ -46,6 +46,9 @@ from trio_heartbeat.errors import (
 __all__ = ["TrioWebsocketLink", "map_errors", "translate_error", "trio_websocket_handshake"]
 
 
+_TOO_BIG = "Exceeded maximum message size"  # trio-websocket's reason for its own 1009
+
+
 class TrioWebsocketLink:
     """One open trio-websocket connection. Dies with the nursery it was opened in."""
 
@@ -61,6 +64,8 @@ class TrioWebsocketLink:
         self.on_pong: Callable[[bytes], None] | None = None
         self._nursery = nursery
         self._max_size = max_message_size
+        self._closing = False  # we began the close: no close is the peer's fault
+        self._fault_raised = False  # the peer's fault is raised once, then ConnectionLost
         # trio-websocket <0.13 keeps its wsproto connection here: its state tells
         # our own closes from the peer's, and it frames our close after a broken frame.
         self._engine = getattr(ws, "_wsproto", None)
@@ -93,8 +98,9 @@ class TrioWebsocketLink:
             return await self.ws.get_message()
         except trio_websocket.ConnectionClosed as exc:
             fault = self._peer_fault(exc)
-            if fault is None:
-                raise translate_error(exc) from None
+            if fault is None or self._fault_raised:
+                raise self._lost(exc) from None
+            self._fault_raised = True
             reason = exc.reason
             if reason is not None and not isinstance(fault, MessageTooBig):
                 await self._send_close(reason.code, reason.reason or "bad frame")
@@ -105,19 +111,21 @@ class TrioWebsocketLink:
 
         trio-websocket reports a frame it could not parse, its own 1009 and the
         peer's close frame all as ``ConnectionClosed``. wsproto's state tells
-        them apart: a frame it could not parse leaves it OPEN (nothing was
-        sent), our 1009 leaves it LOCAL_CLOSING; after the peer's close frame it
-        is REMOTE_CLOSING or CLOSED, and a dropped stream is closed with 1006.
+        them apart: the peer's close frame moves it to REMOTE_CLOSING (then
+        CLOSED); after our own close it is still OPEN (a frame it could not
+        parse: nothing was sent) or LOCAL_CLOSING (our 1009, or the stream
+        ended since). A dropped stream alone is a 1006.
         """
         reason = exc.reason
         state = getattr(self._engine, "state", None)
-        if reason is None or reason.code == 1006:
+        if reason is None or reason.code == 1006 or self._closing:
             return None
-        if state is ConnectionState.OPEN:
-            return broken_frame(reason.reason or "bad frame")
-        if reason.code == 1009 and state is ConnectionState.LOCAL_CLOSING:
+        if state not in (ConnectionState.OPEN, ConnectionState.LOCAL_CLOSING):
+            return None
+        text = reason.reason or ""
+        if reason.code == 1009 and text.startswith(_TOO_BIG):
             return MessageTooBig(self._max_size)
-        return None
+        return broken_frame(text or "bad frame")
 
     def _lost(self, exc: trio_websocket.ConnectionClosed) -> ConnectionLost:
         fault = self._peer_fault(exc)
@@ -155,6 +163,7 @@ class TrioWebsocketLink:
 
     async def close(self, code: int, reason: str, timeout: float) -> None:
         """Close politely within ``timeout`` seconds, then abort regardless."""
+        self._closing = True
         with trio.CancelScope(shield=True):
             with trio.move_on_after(timeout), suppress(ConnectionLost), map_errors():
                 await self.ws.aclose(code, reason)
