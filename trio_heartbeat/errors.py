@@ -7,7 +7,7 @@ Every public call raises at most one of these (never a bare ExceptionGroup)::
     │   ├── ConnectTimeout           TCP/TLS/HTTP upgrade did not finish in time
     │   ├── TLSVerificationFailed    the server's certificate did not verify (not retried)
     │   ├── HandshakeRejected        the server answered the upgrade with an HTTP status
-    │   └── BadHandshake             the server's 101 answer is not a valid upgrade (its fault)
+    │   └── BadHandshake             the server's answer is no valid upgrade (its fault)
     ├── ConnectionLost               an open connection ended (close code and reason)
     │   ├── PeerUnresponsive         the liveness deadline passed with no sign of life
     │   └── SessionEnded             the server ended the session on purpose (not retried)
@@ -87,7 +87,7 @@ class BadHandshake(ConnectError):
 
     Its fault, not ours: a 101 without ``Upgrade: websocket``, a wrong or missing
     ``Sec-WebSocket-Accept``, an extension or subprotocol we did not offer, a
-    response head over the size bound, or no HTTP at all. ``reason`` says which.
+    response head over 16 KiB, or no HTTP at all. ``reason`` says which.
     Retried by the policy (a proxy in front of a restarting server answers like this).
     """
 
