@@ -43,12 +43,14 @@ from trio_heartbeat._core.reconnect import (
 from trio_heartbeat._core.resume import Resume
 from trio_heartbeat._core.suspend import SuspendCheck
 from trio_heartbeat.errors import (
+    BadHandshake,
     ConnectError,
     ConnectionClosedError,
     ConnectionLost,
     ConnectTimeout,
     HandshakeRejected,
     HeartbeatError,
+    MessageTooBig,
     PeerUnresponsive,
     ProxyRejected,
     ReconnectGaveUp,
@@ -56,6 +58,7 @@ from trio_heartbeat.errors import (
     RequestTimeout,
     SendBufferFull,
     SessionEnded,
+    TLSVerificationFailed,
     UsageError,
 )
 
@@ -69,6 +72,7 @@ _logging.getLogger("trio_heartbeat").addHandler(_logging.NullHandler())
 
 __all__ = [
     "AttemptContext",
+    "BadHandshake",
     "Backoff",
     "CloseAction",
     "CloseCode",
@@ -97,6 +101,7 @@ __all__ = [
     "LiveLink",
     "Liveness",
     "ManagedWebSocket",
+    "MessageTooBig",
     "MessagesDropped",
     "OnConnect",
     "Overflow",
@@ -115,6 +120,7 @@ __all__ = [
     "Step",
     "StopReconnecting",
     "SuspendCheck",
+    "TLSVerificationFailed",
     "Transport",
     "UsageError",
     "WaitingToReconnect",

@@ -5,8 +5,10 @@ Every public call raises at most one of these (never a bare ExceptionGroup)::
     HeartbeatError
     ├── ConnectError                 opening a connection failed
     │   ├── ConnectTimeout           TCP/TLS/HTTP upgrade did not finish in time
-    │   └── HandshakeRejected        the server answered the upgrade with an HTTP status
-    │       └── ProxyRejected        the proxy refused the tunnel (407: credentials)
+    │   ├── TLSVerificationFailed    the server's certificate did not verify (not retried)
+    │   ├── HandshakeRejected        the server answered the upgrade with an HTTP status
+    │   │   └── ProxyRejected        the proxy refused the tunnel (407: credentials)
+    │   └── BadHandshake             the server's answer is no valid upgrade (its fault)
     ├── ConnectionLost               an open connection ended (close code and reason)
     │   ├── PeerUnresponsive         the liveness deadline passed with no sign of life
     │   └── SessionEnded             the server ended the session on purpose (not retried)
@@ -14,6 +16,7 @@ Every public call raises at most one of these (never a bare ExceptionGroup)::
     ├── RequestTimeout               a request/ack got no answer in time (link may be fine)
     ├── SendBufferFull               send() while the outgoing buffer is full
     ├── RemoteProtocolError          the peer sent something we cannot parse (its fault)
+    │   └── MessageTooBig            an inbound message exceeded max_message_size (1009 sent)
     └── UsageError                   the API was misused (our caller's fault);
         │                            also a ValueError and a TypeError
         └── ConnectionClosedError    the managed connection was already closed
@@ -27,12 +30,14 @@ from __future__ import annotations
 from trio_heartbeat._core.close_codes import CloseCode
 
 __all__ = [
+    "BadHandshake",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionClosedError",
     "ConnectionLost",
     "HandshakeRejected",
     "HeartbeatError",
+    "MessageTooBig",
     "PeerUnresponsive",
     "ProxyRejected",
     "ReconnectGaveUp",
@@ -40,6 +45,7 @@ __all__ = [
     "RequestTimeout",
     "SendBufferFull",
     "SessionEnded",
+    "TLSVerificationFailed",
     "UsageError",
 ]
 
@@ -106,6 +112,40 @@ class ProxyRejected(HandshakeRejected):
         if self.status == 407:
             text += " (proxy authentication required or refused)"
         return text
+
+
+class BadHandshake(ConnectError):
+    """The server answered the upgrade, but not with a valid WebSocket handshake.
+
+    Its fault, not ours: a 101 without ``Upgrade: websocket``, a wrong or missing
+    ``Sec-WebSocket-Accept``, an extension or subprotocol we did not offer, a
+    response head over 16 KiB, or no HTTP at all. ``reason`` says which.
+    Retried by the policy (a proxy in front of a restarting server answers like this).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"bad WebSocket handshake from the server: {self.reason}"
+
+
+class TLSVerificationFailed(ConnectError):
+    """The server's TLS certificate did not verify against the trusted roots.
+
+    ``reason`` is OpenSSL's (e.g. ``unable to get local issuer certificate``,
+    ``IP address mismatch``). Configuration, not weather: the policy stops on it
+    unless ``ReconnectPolicy.error_types`` says otherwise.
+    """
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(host, reason)
+        self.host = host
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"TLS certificate of {self.host} did not verify: {self.reason}"
 
 
 class ConnectionLost(HeartbeatError):
@@ -205,6 +245,24 @@ class SendBufferFull(HeartbeatError):
 
 class RemoteProtocolError(HeartbeatError):
     """The peer sent a frame that breaks the protocol (bad JSON, unknown type...)."""
+
+
+class MessageTooBig(RemoteProtocolError):
+    """An inbound message exceeded ``max_message_size`` (``limit``, bytes or characters).
+
+    The link was closed with 1009; like any protocol error it is counted in
+    ``statistics().protocol_errors`` and retried by the policy.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return (
+            f"inbound message exceeds max_message_size ({self.limit}); "
+            "the link was closed with 1009"
+        )
 
 
 class UsageError(HeartbeatError, ValueError, TypeError):

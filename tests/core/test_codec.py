@@ -13,6 +13,7 @@ import trio_websocket
 import trio_heartbeat as th
 from tests.core.memserver import MemoryServer
 from tests.core.test_reconnect import drain_events
+from tests.transport.rawserver import RawServer, close_code, switching_protocols
 
 
 class ArrayCodec:
@@ -142,20 +143,26 @@ async def test_message_the_codec_cannot_encode_is_dropped_and_reported(
 
 
 async def test_broken_websocket_frame_is_a_counted_protocol_error(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, transport: th.Transport
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    if transport is not th.Transport.DIRECT:
-        pytest.skip("trio-websocket handles broken frames itself (it closes the stream)")
+    """One contract over both engines: close 1002 sent, counted, retried by the policy."""
+    replies: list[bytes] = []
 
-    async def server(ws: trio_websocket.WebSocketConnection) -> None:
-        await ws._stream.send_all(b"\x83\x00")  # opcode 3 is reserved: a broken frame
+    async def server(stream: trio.abc.Stream, request: bytes) -> None:
+        await stream.send_all(switching_protocols(request))
+        await stream.send_all(b"\x83\x00")  # opcode 3 is reserved: a broken frame
+        replies.append(bytes(await stream.receive_some()))
         await trio.sleep_forever()
 
-    srv = MemoryServer(nursery, server)
+    srv = RawServer(nursery, server)
     with pytest.raises(th.ReconnectGaveUp) as info:
         async with th.open_managed_websocket(
             "ws://x/", reconnect=th.ReconnectPolicy(max_attempts=2, wait_initial=0.1), dial=srv.dial
         ) as ws:
             await ws.receive()
-    assert isinstance(info.value.last_error, th.RemoteProtocolError)
+    await trio.testing.wait_all_tasks_blocked()  # the server has read the last close
+    err = info.value.last_error
+    assert isinstance(err, th.RemoteProtocolError) and not isinstance(err, th.MessageTooBig)
+    assert str(err) == "broken WebSocket frame from the peer: Invalid opcode 0x3"
     assert ws.statistics().protocol_errors == 2
+    assert [close_code(reply) for reply in replies] == [1002, 1002]

@@ -230,7 +230,7 @@ async def test_factory_secrets_never_reach_logs_messages_or_reprs(
     def factory(context: th.AttemptContext) -> th.Endpoint:
         return th.Endpoint(
             f"ws://user:PW1@svc.test/ws/KEY2?token=TOK3-{context.total_attempts}",
-            extra_headers={"Authorization": "Bearer HDR4"},
+            extra_headers={"X-Api-Key": "HDR4"},
         )
 
     policy = th.ReconnectPolicy.fixed(1.0, max_attempts=4)
@@ -240,7 +240,8 @@ async def test_factory_secrets_never_reach_logs_messages_or_reprs(
         ) as ws:
             while True:
                 await ws.receive()
-    assert server.seen[0].headers["authorization"] == "Bearer HDR4"  # it was sent...
+    assert server.seen[0].headers["x-api-key"] == "HDR4"  # it was sent...
+    assert server.seen[0].headers["authorization"].startswith("Basic ")  # the URL's user:PW1
     texts = [caplog.text, str(info.value), repr(info.value)]
     texts += [repr(e) for e in events(ws)] + [str(e) for e in events(ws)]
     for text in texts:

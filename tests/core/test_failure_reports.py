@@ -92,7 +92,10 @@ async def test_repeated_failures_warn_once_per_interval_with_a_count(
     warnings = log.at(logging.WARNING)
     assert [t for t, _ in warnings] == [0.0, 30.0, 60.0, 90.0]
     assert "more failure" not in warnings[0][1]
-    assert "connect failed with OSError: connection refused (test)" in warnings[0][1]
+    assert (
+        "connect failed with ConnectError: cannot connect to x: connection refused (test)"
+        in (warnings[0][1])
+    )
     assert all(m.endswith("(29 more failure(s) since the last warning)") for _, m in warnings[1:])
     assert len(log.at(logging.DEBUG)) == 96 - 4  # nothing lost: the rest at DEBUG
 
@@ -123,7 +126,7 @@ async def test_lost_link_is_a_warning_naming_the_link_step(
 @pytest.mark.parametrize(
     ("setup", "step", "error"),
     [
-        ("refuse", th.Step.CONNECT, OSError),  # what the test dialer raises
+        ("refuse", th.Step.CONNECT, th.ConnectError),  # the test dialer's OSError, translated
         ("reject", th.Step.UPGRADE, th.HandshakeRejected),
         ("black_hole", th.Step.UPGRADE, th.ConnectTimeout),
     ],

@@ -248,21 +248,36 @@ async def test_server_close_1008_stops_with_clear_error(
     assert (err.code, err.reason) == (1008, "forbidden content")
 
 
-async def test_oversized_inbound_message_closes_1009(
+async def test_oversized_inbound_message_closes_1009_and_is_retried(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
+    """Both engines: close 1009 sent, a counted MessageTooBig, the policy retries it."""
+    codes: list[int | None] = []
+
     async def big(ws: trio_websocket.WebSocketConnection) -> None:
         await ws.send_message("x" * 2000)
-        await trio.sleep_forever()
+        try:
+            await ws.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            codes.append(exc.reason.code if exc.reason is not None else None)
 
     srv = MemoryServer(nursery, big)
+    policy = th.ReconnectPolicy.fixed(1.0, max_attempts=3)
     with pytest.raises(th.ReconnectGaveUp) as info:
         async with th.open_managed_websocket(
-            "ws://x/", options=th.ConnectionOptions(max_message_size=1000), dial=srv.dial
+            "ws://x/",
+            reconnect=policy,
+            options=th.ConnectionOptions(max_message_size=1000),
+            dial=srv.dial,
         ) as ws:
             await ws.receive()
+    await trio.testing.wait_all_tasks_blocked()  # the server has read the last close
     err = info.value.last_error
-    assert isinstance(err, th.ConnectionLost) and err.code == 1009
+    assert isinstance(err, th.MessageTooBig) and err.limit == 1000
+    assert "max_message_size (1000)" in str(err)
+    assert info.value.attempts == 3 and srv.dial_times == [0.0, 1.0, 2.0]
+    assert ws.statistics().protocol_errors == 3
+    assert codes == [1009, 1009, 1009]
 
 
 async def test_set_silence_timeout_needs_a_deadline_to_move(

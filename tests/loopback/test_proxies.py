@@ -270,7 +270,8 @@ async def test_wss_through_an_https_proxy_tls_twice(
                 ) as ws:
                     await ws.receive()
             error = info.value.last_error
-            assert type(error) is th.ConnectError and "TLS handshake with localhost" in str(error)
+            assert isinstance(error, th.TLSVerificationFailed) and error.host == "localhost"
+            assert "did not verify" in str(error)
             nursery.cancel_scope.cancel()
         assert proxy.tunnels == 1
     finally:

@@ -1,0 +1,1 @@
+"""Tests of the transport seam against raw, hostile peers (both engines each)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import trio_heartbeat as th
-from trio_heartbeat._transport.redirects import RedirectRequested, redirect_target, rejection
+from trio_heartbeat._transport.redirects import RedirectRequested, redirect_target
+from trio_heartbeat._transport.upgrade import rejection
 
 
 @pytest.mark.parametrize(

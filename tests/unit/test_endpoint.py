@@ -16,8 +16,8 @@ from trio_heartbeat._core.endpoint import (
     UseEndpoint,
     as_endpoint,
     next_endpoint,
-    redact_url,
 )
+from trio_heartbeat._core.redact import redact_to_origin
 
 A, B, C = (th.Endpoint(f"ws://{name}.example/") for name in "abc")
 PLAN = ConnectPlan((A, B, C))
@@ -115,8 +115,8 @@ def test_endpoint_fields_are_validated() -> None:
         ("ws://x:notaport/", "<unparsable URL>"),
     ],
 )
-def test_redact_url_keeps_only_scheme_host_and_port(url: str, shown: str) -> None:
-    assert redact_url(url) == shown
+def test_redact_to_origin_keeps_only_scheme_host_and_port(url: str, shown: str) -> None:
+    assert redact_to_origin(url) == shown
 
 
 def test_reprs_hide_every_secret() -> None:

@@ -18,6 +18,9 @@ from trio_heartbeat._core.ratelimit import TokenBucket
         errors.SendBufferFull(10),
         errors.RemoteProtocolError("bad frame"),
         errors.ConnectionClosedError("closed"),
+        errors.BadHandshake("Bad accept token"),
+        errors.TLSVerificationFailed("localhost", "IP address mismatch"),
+        errors.MessageTooBig(1000),
     ],
 )
 def test_exceptions_survive_copy_and_pickle(exc: errors.HeartbeatError) -> None:

@@ -7,14 +7,20 @@ import pytest
 
 from trio_heartbeat import (
     Backoff,
+    BadHandshake,
     CloseAction,
+    ConnectError,
     ConnectionLost,
     ConnectTimeout,
     GiveUpDecision,
     HandshakeRejected,
+    MessageTooBig,
     PeerUnresponsive,
     ReconnectAfter,
     ReconnectPolicy,
+    RemoteProtocolError,
+    SessionEnded,
+    TLSVerificationFailed,
 )
 
 
@@ -181,3 +187,63 @@ def test_fixed_preset() -> None:
 def test_bad_policies_are_rejected(kwargs: dict[str, object]) -> None:
     with pytest.raises((ValueError, TypeError)):
         ReconnectPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_retry_after_is_capped_by_retry_after_max() -> None:
+    """Retry-After: 1000000000 must not park the client for 31 years."""
+    for policy, expected in [
+        (ReconnectPolicy(wait_initial=0.5, full_jitter=False), 300.0),
+        (ReconnectPolicy(wait_initial=0.5, full_jitter=False, retry_after_max=60.0), 60.0),
+    ]:
+        backoff = Backoff(policy, random.Random(0))
+        backoff.attempt_started(0.0)
+        rejected = HandshakeRejected(503, retry_after=1e9)
+        assert backoff.failed(0.0, rejected) == ReconnectAfter(expected, 2)
+    with pytest.raises(ValueError, match="retry_after_max"):
+        ReconnectPolicy(retry_after_max=-1.0)
+
+
+def test_tls_verification_failure_stops_by_default() -> None:
+    error = TLSVerificationFailed("localhost", "unable to get local issuer certificate")
+    assert ReconnectPolicy().action_for(error) is CloseAction.STOP
+    backoff = Backoff(ReconnectPolicy(), random.Random(0))
+    backoff.attempt_started(0.0)
+    decision = backoff.failed(0.0, error)
+    assert decision == GiveUpDecision("TLSVerificationFailed is not retried by the policy")
+
+
+def test_error_types_override_by_class_most_specific_first() -> None:
+    tls = TLSVerificationFailed("localhost", "IP address mismatch")
+    policy = ReconnectPolicy(error_types={TLSVerificationFailed: CloseAction.RETRY})
+    assert policy.action_for(tls) is CloseAction.RETRY
+    # A base class listed by the user does not override a default for a subclass...
+    policy = ReconnectPolicy(error_types={ConnectError: CloseAction.STOP})
+    assert policy.action_for(tls) is CloseAction.STOP
+    assert policy.action_for(BadHandshake("Bad accept token")) is CloseAction.STOP
+    assert policy.action_for(HandshakeRejected(503)) is CloseAction.STOP  # before the table
+    # ...and the class decides before the close-code table.
+    policy = ReconnectPolicy(error_types={MessageTooBig: CloseAction.STOP})
+    assert policy.action_for(MessageTooBig(10)) is CloseAction.STOP
+    assert policy.action_for(RemoteProtocolError("bad frame")) is CloseAction.RETRY
+    assert (
+        ReconnectPolicy(close_codes={1006: CloseAction.STOP}).action_for(PeerUnresponsive(2.0))
+        is CloseAction.RETRY
+    )
+    assert ReconnectPolicy().action_for(SessionEnded(1000, "bye")) is CloseAction.STOP
+    with pytest.raises(TypeError, match="error_types"):
+        ReconnectPolicy(error_types={"TLS": CloseAction.RETRY})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="error_types"):
+        ReconnectPolicy(error_types={ValueError: "retry"})  # type: ignore[dict-item]
+
+
+def test_error_types_table_is_frozen() -> None:
+    table = {MessageTooBig: CloseAction.STOP}
+    policy = ReconnectPolicy(error_types=table)
+    table[MessageTooBig] = CloseAction.RETRY
+    assert policy.action_for(MessageTooBig(10)) is CloseAction.STOP
+
+
+def test_peer_faults_are_retried_by_default() -> None:
+    policy = ReconnectPolicy()
+    for error in (BadHandshake("Bad accept token"), MessageTooBig(10), RemoteProtocolError("x")):
+        assert policy.action_for(error) is CloseAction.RETRY

@@ -53,11 +53,10 @@ from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.ratelimit import LogThrottle
 from trio_heartbeat._core.reconnect import Backoff, ReconnectPolicy
+from trio_heartbeat._core.redact import redact_to_origin
 from trio_heartbeat._core.resume import Resume, ResumeTracker
 from trio_heartbeat._core.suspend import SuspendCheck
-from trio_heartbeat._transport.links import (
-    Dial,
-)
+from trio_heartbeat._transport.links import Dial, parse_url
 from trio_heartbeat.errors import (
     ConnectionClosedError,
     UsageError,
@@ -150,6 +149,8 @@ class ManagedWebSocket(Supervisor, LinkControls):
         if reconnect.connect_timeout is not None:  # the deprecated spelling wins when given
             options = attrs.evolve(options, connect_timeout=reconnect.connect_timeout)
         self._plan = ConnectPlan.from_target(url)
+        for endpoint in self._plan.endpoints:  # fixed ones fail now, before any I/O
+            parse_url(endpoint.url, options.extra_headers + endpoint.extra_headers)
         self._endpoint: Endpoint | None = self._plan.endpoints[0] if self._plan.endpoints else None
         self._endpoint_index: int | None = None
         self._previous: Outcome | None = None
@@ -183,6 +184,9 @@ class ManagedWebSocket(Supervisor, LinkControls):
         self._totals = LinkTotals()
 
     # -- the application's side ------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"<ManagedWebSocket {redact_to_origin(self.url)} {self._state}>"
 
     @property
     def endpoint(self) -> Endpoint | None:

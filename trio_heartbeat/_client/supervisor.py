@@ -33,7 +33,6 @@ from trio_heartbeat._core.endpoint import (
     ConnectPlan,
     Endpoint,
     Outcome,
-    redact_url,
 )
 from trio_heartbeat._core.events import (
     Closed,
@@ -50,6 +49,7 @@ from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions, Transport
 from trio_heartbeat._core.ratelimit import LogThrottle
 from trio_heartbeat._core.reconnect import Backoff, ReconnectPolicy, StopReconnecting
+from trio_heartbeat._core.redact import redact_to_origin
 from trio_heartbeat._transport.links import (
     Dial,
     Link,
@@ -170,7 +170,7 @@ class Supervisor:
                 self._inbox.close(gave_up)
                 self._wake_waiters()
                 self._emit(GaveUp(gave_up))
-                logger.warning("connection to %s %s", redact_url(self.url), gave_up)
+                logger.warning("connection to %s %s", redact_to_origin(self.url), gave_up)
                 return
             delay = self._wake.reconnect_delay(decision.delay)
             self._log_failure(change, delay)
@@ -191,7 +191,7 @@ class Supervisor:
         logger.warning(
             "%s to %s: %s; retrying in %.3g s%s",
             what,
-            redact_url(self.url),
+            redact_to_origin(self.url),
             change.summary,
             delay,
             more,
@@ -364,7 +364,7 @@ class Supervisor:
         self._state, self._step = ConnectionState.CONNECTED, Step.LINK
         self._wake_waiters()
         self._emit(Connected(attempt, link.subprotocol, self._endpoint))
-        logger.info("connected to %s (attempt %d)", redact_url(self.url), attempt)
+        logger.info("connected to %s (attempt %d)", redact_to_origin(self.url), attempt)
 
     # -- shutdown --------------------------------------------------------------
 

@@ -19,7 +19,7 @@ endpoint is tried before the backoff delays grow large. A
 primary that is down before each fallback; round-robin spreads that load.
 
 Secrets never reach a repr: URLs show only scheme, host and port, header
-values and proxy credentials are hidden (:func:`redact_url`).
+values and proxy credentials are hidden (:func:`redact_to_origin`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import attrs
 from attrs import validators as v
 
+from trio_heartbeat._core.redact import redact_to_origin
 from trio_heartbeat.errors import UsageError
 
 __all__ = [
@@ -44,35 +45,9 @@ __all__ = [
     "as_endpoint",
     "check_proxy_url",
     "next_endpoint",
-    "redact_url",
 ]
 
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with nothing that could be a secret: scheme, host and port only.
-
-    Userinfo, path and query may carry tokens (listen keys, session ids,
-    ``?token=``); they show as ``…``. Never raises.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except (ValueError, TypeError):
-        return "<unparsable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    text = f"{parts.scheme}://" if parts.scheme else ""
-    if parts.username is not None or parts.password is not None:
-        text += "…@"
-    text += host
-    if port is not None:
-        text += f":{port}"
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        text += "/…"
-    return text
 
 
 def _check_url(name: str, value: object, schemes: tuple[str, ...]) -> None:
@@ -80,13 +55,13 @@ def _check_url(name: str, value: object, schemes: tuple[str, ...]) -> None:
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     parts = urlsplit(value)
     if parts.scheme not in schemes:
-        raise ValueError(f"{name} must be a {'/'.join(schemes)} URL, got {redact_url(value)}")
+        raise ValueError(f"{name} must be a {'/'.join(schemes)} URL, got {redact_to_origin(value)}")
     try:
         parts.port  # noqa: B018  (validates the port)
     except ValueError:
-        raise ValueError(f"{name} has a bad port: {redact_url(value)}") from None
+        raise ValueError(f"{name} has a bad port: {redact_to_origin(value)}") from None
     if not parts.hostname:
-        raise ValueError(f"{name} has no host: {redact_url(value)}")
+        raise ValueError(f"{name} has no host: {redact_to_origin(value)}")
 
 
 def _check_ws_url(inst: object, attr: attrs.Attribute[str], value: object) -> None:
@@ -140,7 +115,7 @@ class Endpoint:
         return self.url.startswith("wss:")
 
     def __repr__(self) -> str:
-        fields = [repr(redact_url(self.url))]
+        fields = [repr(redact_to_origin(self.url))]
         if self.extra_headers:
             names = ", ".join(name for name, _ in self.extra_headers)
             fields.append(f"extra_headers=<{names}: hidden>")
@@ -149,7 +124,7 @@ class Endpoint:
         if self.ssl_context is not None:
             fields.append("ssl_context=<SSLContext>")
         if self.proxy is not None:
-            fields.append(f"proxy={redact_url(self.proxy)!r}")
+            fields.append(f"proxy={redact_to_origin(self.proxy)!r}")
         return f"Endpoint({', '.join(fields)})"
 
     __str__ = __repr__

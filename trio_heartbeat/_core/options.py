@@ -9,7 +9,8 @@ from typing import Any
 import attrs
 
 from trio_heartbeat._core import validate as v
-from trio_heartbeat._core.endpoint import check_proxy_url, redact_url
+from trio_heartbeat._core.endpoint import check_proxy_url
+from trio_heartbeat._core.redact import redact_headers, redact_to_origin
 from trio_heartbeat.errors import UsageError
 
 __all__ = ["ConnectionOptions", "Overflow", "Transport"]
@@ -41,11 +42,6 @@ def _header_pairs(value: object) -> object:
     return value
 
 
-def _header_names(headers: tuple[tuple[str, str], ...]) -> str:
-    """The repr of ``extra_headers``: names only (values carry secrets)."""
-    return repr(tuple((name, "...") for name, _ in headers))
-
-
 def _is_pair(pair: object) -> bool:
     return isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
 
@@ -75,7 +71,9 @@ class ConnectionOptions:
       back-pressure) and the liveness deadline is suspended, since the silence
       is ours, not the peer's.
     - ``max_message_size``: inbound messages larger than this (bytes or
-      characters) close the connection with code 1009.
+      characters) end the link: close 1009 is sent and a ``MessageTooBig``
+      (a counted protocol error) is retried by the reconnect policy like any
+      broken frame; the message itself is lost.
     - ``connect_timeout``: seconds each connection attempt's opening may take
       (dial, TLS and HTTP upgrade together); else it fails with ``ConnectTimeout``.
     - ``close_timeout``: seconds a graceful close may take before the socket is
@@ -108,6 +106,8 @@ class ConnectionOptions:
       (otherwise the same window would be re-sent forever).
     - ``send_batch_size``: with a codec that batches (SockJS arrays), up to this
       many queued messages go out as one WebSocket message, order kept.
+    - ``extra_headers``: sent with the upgrade request; their values never
+      appear in a repr. Credentials in the URL are sent as Basic auth.
     - ``transport``: the protocol engine (see :class:`Transport`).
     - ``proxy``: the proxy every endpoint goes through unless it names its own
       (``http://``, ``https://``, ``socks5://``, ``socks5h://``; SOCKS needs the
@@ -135,7 +135,7 @@ class ConnectionOptions:
         default=(), converter=v.tuple_unless_str, validator=v.tuple_of(str)
     )
     extra_headers: tuple[tuple[str, str], ...] = attrs.field(
-        default=(), converter=_header_pairs, validator=_headers, repr=_header_names
+        default=(), converter=_header_pairs, validator=_headers, repr=redact_headers
     )
     ssl_context: ssl.SSLContext | None = attrs.field(
         default=None, validator=v.optional(v.instance_of(ssl.SSLContext))
@@ -145,6 +145,6 @@ class ConnectionOptions:
     proxy: str | None = attrs.field(
         default=None,
         validator=check_proxy_url,
-        repr=lambda url: "None" if url is None else repr(redact_url(url)),
+        repr=lambda url: "None" if url is None else repr(redact_to_origin(url)),
     )
     proxy_from_environment: bool = attrs.field(default=True, validator=v.instance_of(bool))

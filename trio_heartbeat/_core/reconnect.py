@@ -27,10 +27,14 @@ from trio_heartbeat.errors import (
     HandshakeRejected,
     PeerUnresponsive,
     SessionEnded,
+    TLSVerificationFailed,
     UsageError,
 )
 
 __all__ = [
+    "DEFAULT_CLOSE_CODES",
+    "DEFAULT_ERROR_TYPES",
+    "DEFAULT_HTTP_STATUSES",
     "Backoff",
     "CloseAction",
     "GiveUp",
@@ -73,6 +77,16 @@ DEFAULT_HTTP_STATUSES: Mapping[int, CloseAction] = MappingProxyType(
 )
 """HTTP statuses not listed: other 4xx stop, everything else is retried."""
 
+DEFAULT_ERROR_TYPES: Mapping[type[BaseException], CloseAction] = MappingProxyType(
+    {
+        PeerUnresponsive: CloseAction.RETRY,  # whatever the table says of 1006
+        SessionEnded: CloseAction.STOP,  # the server ended it on purpose
+        TLSVerificationFailed: CloseAction.STOP,  # configuration, not weather
+        UsageError: CloseAction.STOP,  # found while connecting: retrying cannot help
+    }
+)
+"""Errors decided by their class, before the close-code and HTTP-status tables."""
+
 
 def _freeze_table(value: Mapping[int, CloseAction]) -> Mapping[int, CloseAction]:
     return MappingProxyType(dict(value)) if isinstance(value, Mapping) else value
@@ -87,6 +101,26 @@ def _check_table(
             raise UsageError(
                 f"ReconnectPolicy.{attr.name} maps int codes to CloseAction, "
                 f"got {key!r}: {action!r}"
+            )
+
+
+def _freeze_types(
+    value: Mapping[type[BaseException], CloseAction],
+) -> Mapping[type[BaseException], CloseAction]:
+    return MappingProxyType(dict(value))
+
+
+def _check_error_types(
+    inst: object,
+    attr: attrs.Attribute[Mapping[type[BaseException], CloseAction]],
+    value: Mapping[type[BaseException], object],
+) -> None:
+    for key, action in value.items():
+        if not (isinstance(key, type) and issubclass(key, BaseException)) or not isinstance(
+            action, CloseAction
+        ):
+            raise UsageError(
+                f"{attr.name} maps exception classes to CloseAction, got {key!r}: {action!r}"
             )
 
 
@@ -113,7 +147,14 @@ class ReconnectPolicy:
     when given, it overrides that.
 
     ``close_codes`` and ``http_statuses`` override entries of
-    :data:`DEFAULT_CLOSE_CODES` and :data:`DEFAULT_HTTP_STATUSES`.
+    :data:`DEFAULT_CLOSE_CODES` and :data:`DEFAULT_HTTP_STATUSES`;
+    ``error_types`` those of :data:`DEFAULT_ERROR_TYPES` (exception classes,
+    consulted first: the most specific class of the error listed decides, e.g.
+    ``{TLSVerificationFailed: CloseAction.RETRY}``).
+
+    ``RETRY_LATER`` waits at least ``retry_later_delay``, or the server's
+    Retry-After (seconds or an HTTP-date) capped at ``retry_after_max``: a
+    server cannot park the client for longer than that.
     """
 
     wait_initial: float = attrs.field(default=0.5, validator=_nonneg)
@@ -128,11 +169,15 @@ class ReconnectPolicy:
     min_uptime: float = attrs.field(default=5.0, validator=_nonneg)
     connect_timeout: float | None = attrs.field(default=None, validator=v.optional(_pos))
     retry_later_delay: float = attrs.field(default=10.0, validator=_nonneg)
+    retry_after_max: float = attrs.field(default=300.0, validator=_nonneg)
     close_codes: Mapping[int, CloseAction] = attrs.field(
         factory=dict, converter=_freeze_table, validator=_check_table
     )
     http_statuses: Mapping[int, CloseAction] = attrs.field(
         factory=dict, converter=_freeze_table, validator=_check_table
+    )
+    error_types: Mapping[type[BaseException], CloseAction] = attrs.field(
+        factory=dict, converter=_freeze_types, validator=_check_error_types
     )
 
     def __attrs_post_init__(self) -> None:
@@ -192,16 +237,19 @@ class ReconnectPolicy:
     def action_for(self, error: BaseException) -> CloseAction:
         """The action for the error that ended an attempt or a connection.
 
-        Liveness timeouts, network errors, connect timeouts, protocol errors and
-        failures of the ``on_connect`` step are retried; a ``SessionEnded`` is
-        not, nor a ``UsageError`` (a misconfiguration found while connecting,
-        e.g. a SOCKS proxy without python-socks: retrying cannot help); close
-        codes and HTTP statuses follow the tables.
+        First ``error_types`` / :data:`DEFAULT_ERROR_TYPES` by class (most
+        specific first): liveness timeouts are retried; ``SessionEnded``,
+        ``TLSVerificationFailed`` and ``UsageError`` (a misconfiguration found
+        while connecting, e.g. a SOCKS proxy without python-socks: retrying
+        cannot help) are not. Then close codes and HTTP statuses
+        follow their tables. Everything else is retried: network errors,
+        connect timeouts, bad handshakes, protocol errors (broken frames,
+        ``MessageTooBig``) and failures of the ``on_connect`` step.
         """
-        if isinstance(error, PeerUnresponsive):
-            return CloseAction.RETRY
-        if isinstance(error, (SessionEnded, UsageError)):
-            return CloseAction.STOP
+        for kind in type(error).__mro__:
+            action = self.error_types.get(kind) or DEFAULT_ERROR_TYPES.get(kind)
+            if action is not None:
+                return action
         if isinstance(error, ConnectionLost):
             return self.action_for_close(error.code)
         if isinstance(error, HandshakeRejected):
@@ -285,7 +333,10 @@ class Backoff:
         delay = policy.delay(self._failures, self._rng)
         if action is CloseAction.RETRY_LATER:
             retry_after = error.retry_after if isinstance(error, HandshakeRejected) else None
-            delay = max(delay, policy.retry_later_delay if retry_after is None else retry_after)
+            if retry_after is None:
+                delay = max(delay, policy.retry_later_delay)
+            else:
+                delay = max(delay, min(retry_after, policy.retry_after_max))
         if (
             policy.max_total_time is not None
             and now + delay - self._outage_start > policy.max_total_time

@@ -7,16 +7,26 @@ and it can be aborted at once (a dead peer is never politely awaited).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Awaitable, Callable, Iterable
-from urllib.parse import urlsplit
+import base64
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote, urlsplit
 
 import attrs
 import trio
 
+from trio_heartbeat._core.options import ConnectionOptions
+from trio_heartbeat._core.redact import redact_target, redact_url
+from trio_heartbeat._transport.upgrade import retry_after_seconds
 from trio_heartbeat.errors import UsageError
 
-__all__ = ["Dial", "ObservedStream", "Target", "parse_url", "retry_after_seconds"]
+__all__ = [
+    "Dial",
+    "ObservedStream",
+    "Target",
+    "handshake_headers",
+    "parse_url",
+    "retry_after_seconds",
+]
 
 Dial = Callable[[], Awaitable[trio.abc.Stream]]
 """Opens the byte stream to the server (TCP, TLS, or an in-memory test stream)."""
@@ -24,12 +34,18 @@ Dial = Callable[[], Awaitable[trio.abc.Stream]]
 
 @attrs.frozen
 class Target:
-    """A parsed ``ws://`` / ``wss://`` URL."""
+    """A parsed ``ws://`` / ``wss://`` URL.
+
+    ``authorization`` is the ``Authorization`` header value made from the URL's
+    userinfo (``ws://user:password@host``: Basic auth), None without one. Its
+    repr hides it and the query string of ``resource``.
+    """
 
     secure: bool
     host: str
     port: int
-    resource: str
+    resource: str = attrs.field(repr=redact_target)
+    authorization: str | None = attrs.field(default=None, repr=lambda value: repr(value and "***"))
 
     @property
     def host_header(self) -> str:
@@ -37,32 +53,64 @@ class Target:
         return self.host if self.port == default else f"{self.host}:{self.port}"
 
 
-def parse_url(url: str) -> Target:
-    """Parse a WebSocket URL; raise :class:`UsageError` if it is not one."""
+def parse_url(url: str, extra_headers: tuple[tuple[str, str], ...] = ()) -> Target:
+    """Parse a WebSocket URL; raise :class:`UsageError` if it is not one.
+
+    Credentials in the URL (``ws://user:password@host/``, percent-decoded) are
+    sent as Basic auth; together with an ``Authorization`` header in
+    ``extra_headers`` they are refused (one of them would be dropped). Messages
+    never repeat the URL's userinfo or query string.
+    """
     if not isinstance(url, str):
         raise UsageError(f"url must be a str, got {type(url).__name__}")
-    parts = urlsplit(url)
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise UsageError(f"url is malformed: {shown!r}") from None
     if parts.scheme not in ("ws", "wss"):
-        # Never the URL itself in a message: its userinfo or query may hold a secret.
-        raise UsageError(f"url must start with ws:// or wss://, got {parts.scheme or 'no'} scheme")
+        raise UsageError(f"url must start with ws:// or wss://, got {shown!r}")
     if not parts.hostname:
-        raise UsageError("url has no host")
+        raise UsageError(f"url has no host: {shown!r}")
     try:
         port = parts.port
     except ValueError:
-        raise UsageError(f"url has a bad port (host {parts.hostname})") from None
+        raise UsageError(f"url has a bad port: {shown!r}") from None
     secure = parts.scheme == "wss"
     resource = parts.path or "/"
     if parts.query:
         resource += "?" + parts.query
-    return Target(secure, parts.hostname, port or (443 if secure else 80), resource)
+    authorization = None
+    if parts.username is not None or parts.password is not None:
+        if any(name.lower() == "authorization" for name, _ in extra_headers):
+            raise UsageError(
+                f"url has credentials and extra_headers an Authorization header: {shown!r}"
+            )
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        if ":" in user:
+            raise UsageError(f"a Basic auth user name cannot contain ':': {shown!r}")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        authorization = f"Basic {token}"
+    port = port or (443 if secure else 80)
+    return Target(secure, parts.hostname, port, resource, authorization)
+
+
+def handshake_headers(target: Target, options: ConnectionOptions) -> list[tuple[bytes, bytes]]:
+    """The extra headers of the upgrade request: the options', plus Basic auth from the URL."""
+    headers = [(name.encode(), value.encode()) for name, value in options.extra_headers]
+    if target.authorization is not None:
+        headers.append((b"Authorization", target.authorization.encode("ascii")))
+    return headers
 
 
 class ObservedStream(trio.abc.Stream):
     """A stream that records when bytes last arrived and counts bytes each way.
 
     ``last_receive`` is a ``trio.current_time()`` reading; ``closed_event`` is
-    set once the stream hits end-of-file, breaks, or is closed.
+    set once the stream hits end-of-file, breaks, or is closed. While
+    ``screen`` is set (during an engine's opening handshake) it sees every
+    chunk received before the engine does, and returns False to withhold it:
+    the receiving task then waits until the stream is closed.
     """
 
     def __init__(self, inner: trio.abc.Stream) -> None:
@@ -71,6 +119,7 @@ class ObservedStream(trio.abc.Stream):
         self.bytes_in = 0
         self.bytes_out = 0
         self.closed_event = trio.Event()
+        self.screen: Callable[[bytes | bytearray], bool] | None = None
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         try:
@@ -92,6 +141,9 @@ class ObservedStream(trio.abc.Stream):
         if data:
             self.last_receive = trio.current_time()
             self.bytes_in += len(data)
+            if self.screen is not None and not self.screen(data):
+                await self.closed_event.wait()
+                raise trio.ClosedResourceError("the stream was closed (answer withheld)")
         else:
             self.closed_event.set()
         return data
@@ -105,17 +157,3 @@ class ObservedStream(trio.abc.Stream):
         self.closed_event.set()
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(self.inner)
-
-
-def retry_after_seconds(headers: Iterable[tuple[bytes, bytes]] | None) -> float | None:
-    """The Retry-After header in seconds (None if absent or an HTTP-date)."""
-    if not headers:
-        return None
-    for name, value in headers:
-        if bytes(name).lower() == b"retry-after":
-            try:
-                seconds = float(bytes(value).decode("ascii").strip())
-            except (UnicodeDecodeError, ValueError):
-                return None  # an HTTP-date: not honoured, the policy's delay applies
-            return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    return None

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import NoReturn
 
 import trio
 from wsproto import ConnectionType, WSConnection
@@ -28,7 +28,6 @@ from wsproto.events import (
     Ping,
     Pong,
     RejectConnection,
-    RejectData,
     Request,
     TextMessage,
 )
@@ -37,11 +36,13 @@ from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._transport.common import ObservedStream, Target
-from trio_heartbeat._transport.redirects import rejection
+from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
+from trio_heartbeat._transport.translate import broken_frame
+from trio_heartbeat._transport.upgrade import UpgradeResponse, rejection
 from trio_heartbeat.errors import (
     ConnectError,
     ConnectionLost,
+    MessageTooBig,
     RemoteProtocolError,
 )
 
@@ -88,6 +89,7 @@ class DirectLink:
         self._parts: list[Message] = []
         self._size = 0
         self._closed: ConnectionLost | None = None
+        self._fault: RemoteProtocolError | None = None  # raised once, after the ready messages
         self._fed = True  # wsproto may hold bytes that came with the handshake
 
     async def _send_event(self, event: Event) -> None:
@@ -140,8 +142,10 @@ class DirectLink:
         """The next message; :class:`ConnectionLost` when the link ends.
 
         Pings are answered and pongs reported on the way. A message over
-        ``max_message_size`` closes the link with 1009; a broken frame with
-        1002 (:class:`RemoteProtocolError`).
+        ``max_message_size`` closes the link with 1009 (:class:`MessageTooBig`);
+        a broken frame with 1002 (:class:`RemoteProtocolError`). Messages that
+        arrived complete before are returned first; then the error, once; then
+        :class:`ConnectionLost`.
         """
         while True:
             ready = self._ready
@@ -153,7 +157,8 @@ class DirectLink:
                     self._ready_pos = 0
                 return message
             if self._closed is not None:
-                raise self._closed
+                fault, self._fault = self._fault, None
+                raise fault or self._closed
             if self._fed:
                 self._fed = False
                 await self._process_events()
@@ -180,8 +185,13 @@ class DirectLink:
             for event in self._ws.events():
                 if isinstance(event, (TextMessage, BytesMessage)):
                     await self._on_data(event)
+                    if self._closed is not None:
+                        return
                 elif isinstance(event, Ping):
-                    await self._send_event(event.response())
+                    try:
+                        await self._send_event(event.response())
+                    except ConnectionLost:
+                        return  # what arrived before is still returned, then the loss
                 elif isinstance(event, Pong):
                     if self.on_pong is not None:
                         self.on_pong(bytes(event.payload))
@@ -189,32 +199,36 @@ class DirectLink:
                     if self._ws.state is ConnectionState.OPEN:
                         # Not the peer's close: wsproto could not parse its frames.
                         await self._fail_protocol(event.code, event.reason or "bad frame")
-                    await self._on_close(event)
+                    else:
+                        await self._on_close(event)
                     return
         except WsRemoteProtocolError as exc:
             await self._fail_protocol(CloseCode.PROTOCOL_ERROR, str(exc))
 
-    async def _fail_protocol(self, code: int, reason: str) -> NoReturn:
-        """The peer broke the protocol: tell it (close ``code``), then raise."""
+    async def _fail_protocol(
+        self, code: int, reason: str, fault: RemoteProtocolError | None = None
+    ) -> None:
+        """The peer broke the protocol: tell it (close ``code``); receive raises ``fault``.
+
+        Sends then raise a 1006 loss (no close frame came from the peer), so a
+        writer that fails first does not end the link with a code that stops.
+        """
+        self._fault = fault or broken_frame(reason)
+        self._closed = ConnectionLost(1006, f"link ended: {self._fault}")
         if self._ws.state is ConnectionState.OPEN:
             with suppress(ConnectionLost):
                 await self._send_event(CloseConnection(code=code, reason=reason[:120]))
-        self._closed = ConnectionLost(code, reason)
-        raise RemoteProtocolError(f"broken WebSocket frame from the peer: {reason}")
 
     async def _on_data(self, event: TextMessage | BytesMessage) -> None:
         data: Message = event.data if isinstance(event.data, str | bytes) else bytes(event.data)
         self._size += len(data)
         if self._size > self._max_size:
-            reason = f"message exceeds {self._max_size} bytes"
             self._parts.clear()
             self._size = 0
-            if self._ws.state is ConnectionState.OPEN:
-                with contextlib.suppress(ConnectionLost):
-                    await self._send_event(
-                        CloseConnection(code=CloseCode.MESSAGE_TOO_BIG, reason=reason)
-                    )
-            self._closed = ConnectionLost(CloseCode.MESSAGE_TOO_BIG, reason)
+            reason = f"message exceeds {self._max_size} bytes"
+            await self._fail_protocol(
+                CloseCode.MESSAGE_TOO_BIG, reason, MessageTooBig(self._max_size)
+            )
             return
         if event.message_finished and not self._parts:
             self._ready.append(data)
@@ -268,40 +282,32 @@ async def direct_handshake(
 ) -> DirectLink:
     """Run the HTTP upgrade on ``stream`` (unbounded: the caller bounds it).
 
-    Raises :class:`HandshakeRejected` for an HTTP status (``RedirectRequested``
-    for a redirect, followed by ``open_link``), :class:`ConnectError`
-    when the stream ends or the answer is not a WebSocket upgrade.
+    The head of the answer decides (:class:`UpgradeResponse`): another status
+    than 101 raises :class:`HandshakeRejected` without waiting for a body
+    (``RedirectRequested`` for a redirect, followed by ``open_link``). Raises
+    :class:`ConnectError` when the stream ends first; wsproto's complaints about
+    a 101 propagate, for ``open_link`` to translate into :class:`BadHandshake`.
     """
     ws = WSConnection(ConnectionType.CLIENT)
     request = Request(
         host=target.host_header,
         target=target.resource,
         subprotocols=list(options.subprotocols),
-        extra_headers=[(k.encode(), v.encode()) for k, v in options.extra_headers],
+        extra_headers=handshake_headers(target, options),
     )
     await stream.send_all(ws.send(request))
-    status: int | None = None
-    headers: list[tuple[bytes, bytes]] = []
+    answer = UpgradeResponse()
     while True:
-        try:
-            for event in ws.events():
-                if isinstance(event, AcceptConnection):
-                    # Keep only the frame engine: the HTTP handshake machinery
-                    # (h11 and its buffers) is no longer needed.
-                    assert ws.connection is not None
-                    return DirectLink(ws.connection, stream, event.subprotocol, options)
-                if isinstance(event, RejectConnection):
-                    status, headers = event.status_code, list(event.headers)
-                    if not event.has_body:
-                        raise rejection(status, headers)
-                elif isinstance(event, RejectData) and event.body_finished:
-                    assert status is not None
-                    raise rejection(status, headers)
-        except WsRemoteProtocolError as exc:
-            raise ConnectError(f"not a WebSocket upgrade response: {exc}") from None
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                # Keep only the frame engine: the HTTP handshake machinery
+                # (h11 and its buffers) is no longer needed.
+                assert ws.connection is not None
+                return DirectLink(ws.connection, stream, event.subprotocol, options)
+            if isinstance(event, RejectConnection):  # a head the watcher let through
+                raise rejection(event.status_code, event.headers, time.time())
         data = await stream.receive_some(options.read_size)
         if not data:
-            if status is not None:
-                raise rejection(status, headers)
             raise ConnectError("connection closed during the opening handshake")
+        answer.feed(data)
         ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine

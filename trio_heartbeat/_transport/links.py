@@ -33,8 +33,9 @@ from trio_heartbeat._transport.dial import dial_target
 from trio_heartbeat._transport.direct import direct_handshake
 from trio_heartbeat._transport.proxy_env import choose_proxy
 from trio_heartbeat._transport.redirects import MAX_REDIRECTS, RedirectRequested, redirect_target
-from trio_heartbeat._transport.trio_websocket import translate_error, trio_websocket_handshake
-from trio_heartbeat.errors import ConnectError, ConnectionLost, ConnectTimeout, HandshakeRejected
+from trio_heartbeat._transport.translate import opening_error, translate_error
+from trio_heartbeat._transport.trio_websocket import trio_websocket_handshake
+from trio_heartbeat.errors import ConnectError, ConnectTimeout, HandshakeRejected
 
 __all__ = [
     "Dial",
@@ -105,7 +106,8 @@ async def open_link(
     upgrade. Background tasks of the link (trio-websocket's reader) run in
     ``nursery`` (required for ``Transport.TRIO_WEBSOCKET``; the direct link
     has none). Raises :class:`ConnectTimeout`, :class:`HandshakeRejected`
-    (:class:`ProxyRejected`), :class:`ConnectError` or :class:`UsageError`.
+    (:class:`ProxyRejected`), :class:`BadHandshake`, :class:`TLSVerificationFailed`,
+    :class:`ConnectError` (all translated by :func:`opening_error`) or :class:`UsageError`.
     """
     url = endpoint.url
     headers = options.extra_headers + endpoint.extra_headers
@@ -114,7 +116,7 @@ async def open_link(
     try:
         with trio.fail_after(connect_timeout):
             for _ in range(MAX_REDIRECTS + 1):
-                target = parse_url(url)
+                target = parse_url(url, headers)
                 hop_opts = attrs.evolve(options, extra_headers=headers, subprotocols=subprotocols)
                 if dial is not None:
                     dial_step = dial
@@ -154,11 +156,11 @@ async def _open_once(
     except BaseExceptionGroup as group:
         if stream is not None:
             await stream.abort()
-        raise _as_connect_error(first_error(group)) from None
+        raise first_error(group, lambda leaf: opening_error(leaf, target.host)) from None
     except BaseException as exc:
         if stream is not None:
             await stream.abort()
-        mapped = _as_connect_error(translate_error(exc))
+        mapped = opening_error(exc, target.host)
         if mapped is exc:
             raise
         raise mapped from None
@@ -182,19 +184,15 @@ async def _host_trio_websocket(
         await trio.sleep_forever()
 
 
-def _as_connect_error(exc: BaseException) -> BaseException:
-    """A link lost before it opened is a failed connect."""
-    if isinstance(exc, ConnectionLost):
-        return ConnectError(f"connection lost during the opening handshake: {exc}")
-    return exc
-
-
-def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+def first_error(
+    group: BaseExceptionGroup[BaseException],
+    translate: Callable[[BaseException], BaseException] = translate_error,
+) -> BaseException:
     """The one error (translated) a group of concurrent failures stands for.
 
     Handshake rejections and connect errors first, then any non-Cancelled leaf.
     """
-    leaves = [translate_error(leaf) for leaf in leaf_exceptions(group)]
+    leaves = [translate(leaf) for leaf in leaf_exceptions(group)]
     for preferred in (HandshakeRejected, ConnectError):
         for leaf in leaves:
             if isinstance(leaf, preferred):

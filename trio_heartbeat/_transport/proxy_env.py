@@ -24,7 +24,8 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from trio_heartbeat._core.endpoint import PROXY_SCHEMES, redact_url
+from trio_heartbeat._core.endpoint import PROXY_SCHEMES
+from trio_heartbeat._core.redact import redact_to_origin
 from trio_heartbeat._transport.common import Target
 from trio_heartbeat.errors import UsageError
 
@@ -59,13 +60,15 @@ def parse_proxy(url: str) -> Proxy:
         url = "http://" + url
     parts = urlsplit(url)
     if parts.scheme not in PROXY_SCHEMES:
-        raise UsageError(f"unsupported proxy {redact_url(url)} (use {', '.join(PROXY_SCHEMES)})")
+        raise UsageError(
+            f"unsupported proxy {redact_to_origin(url)} (use {', '.join(PROXY_SCHEMES)})"
+        )
     try:
         port = parts.port
     except ValueError:
-        raise UsageError(f"proxy {redact_url(url)} has a bad port") from None
+        raise UsageError(f"proxy {redact_to_origin(url)} has a bad port") from None
     if not parts.hostname:
-        raise UsageError(f"proxy {redact_url(url)} has no host")
+        raise UsageError(f"proxy {redact_to_origin(url)} has no host")
     return Proxy(
         parts.scheme,
         parts.hostname,

@@ -11,11 +11,9 @@ another host must not receive an ``Authorization`` meant for the first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from trio_heartbeat._core.endpoint import redact_url
-from trio_heartbeat._transport.common import retry_after_seconds
+from trio_heartbeat._core.redact import redact_to_origin
 from trio_heartbeat.errors import ConnectError, HandshakeRejected
 
 __all__ = [
@@ -23,7 +21,6 @@ __all__ = [
     "REDIRECT_STATUSES",
     "RedirectRequested",
     "redirect_target",
-    "rejection",
 ]
 
 MAX_REDIRECTS = 10
@@ -43,19 +40,6 @@ class RedirectRequested(HandshakeRejected):
         self.location = location
 
 
-def rejection(status: int, headers: Iterable[tuple[bytes, bytes]] | None) -> HandshakeRejected:
-    """The error for an upgrade answered with HTTP ``status`` and ``headers``.
-
-    A redirect with a ``Location`` is a :class:`RedirectRequested`.
-    """
-    headers = list(headers or ())
-    if status in REDIRECT_STATUSES:
-        for name, value in headers:
-            if bytes(name).lower() == b"location":
-                return RedirectRequested(status, bytes(value).decode("latin-1").strip())
-    return HandshakeRejected(status, retry_after_seconds(headers))
-
-
 def redirect_target(current: str, location: str) -> tuple[str, bool]:
     """The URL a redirect from ``current`` to ``location`` leads to, and
     whether it stays on the same host and port (headers may be kept).
@@ -70,11 +54,11 @@ def redirect_target(current: str, location: str) -> tuple[str, bool]:
     except ValueError:
         scheme = None
     if scheme is None or not joined.hostname:
-        raise ConnectError(f"redirected to an unusable location {redact_url(location)}")
+        raise ConnectError(f"redirected to an unusable location {redact_to_origin(location)}")
     old = urlsplit(current)
     if old.scheme == "wss" and scheme == "ws":
         raise ConnectError(
-            f"refused a redirect from wss:// to {redact_url(location)}: it would drop TLS"
+            f"refused a redirect from wss:// to {redact_to_origin(location)}: it would drop TLS"
         )
     url = urlunsplit((scheme, joined.netloc, joined.path, joined.query, ""))
     new = urlsplit(url)

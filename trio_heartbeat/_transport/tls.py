@@ -1,6 +1,7 @@
 """TLS on top of any byte stream: to the server (``wss://``) or to an ``https://`` proxy.
 
-The one place a TLS handshake happens; its failures become :class:`ConnectError`.
+The one place a TLS handshake happens; its failures become :class:`TLSVerificationFailed`
+(a certificate that does not verify) or :class:`ConnectError`, naming OpenSSL's reason.
 Unbounded: the caller (``open_link``) bounds the whole opening by ``connect_timeout``.
 """
 
@@ -10,7 +11,7 @@ import ssl
 
 import trio
 
-from trio_heartbeat.errors import ConnectError
+from trio_heartbeat._transport.translate import tls_error
 
 __all__ = ["start_tls"]
 
@@ -21,7 +22,8 @@ async def start_tls(
     """Run a TLS client handshake over ``stream``, checking ``hostname``'s certificate.
 
     ``context`` None: the system's default trust store. Raises
-    :class:`ConnectError` (and closes ``stream``) when the handshake fails.
+    :class:`TLSVerificationFailed` or :class:`ConnectError` (and closes
+    ``stream``) when the handshake fails.
     """
     tls = trio.SSLStream(
         stream,
@@ -33,8 +35,7 @@ async def start_tls(
         await tls.do_handshake()
     except (trio.BrokenResourceError, ssl.SSLError) as exc:
         await trio.aclose_forcefully(stream)
-        cause = exc.__cause__ if exc.__cause__ is not None else exc
-        raise ConnectError(f"TLS handshake with {hostname} failed: {cause}") from exc
+        raise tls_error(hostname, exc) from exc
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise

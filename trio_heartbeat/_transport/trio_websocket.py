@@ -12,62 +12,41 @@ Neutralises trio-websocket's known traps:
   connection's pump always reads, into a queue of 16;
 - a dead peer is aborted (the stream closed), never politely awaited for its
   60 s ``disconnect_timeout``;
+- it waits for the body of a rejection (a 401 whose body never ends hangs
+  until the timeout) and lets h11 errors about a bad answer escape its reader:
+  the head of the answer is judged first, as by the direct engine;
+- it reports a frame the peer broke, and a message over the size limit, as a
+  close: they raise ``RemoteProtocolError`` / ``MessageTooBig`` here, as in the
+  direct engine;
 - its exceptions are translated into ours (:func:`map_errors`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 
 import trio
 import trio_websocket
-import wsproto.utilities
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection
 
-from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
-from trio_heartbeat._transport.common import ObservedStream, Target
-from trio_heartbeat._transport.redirects import rejection
-from trio_heartbeat.errors import ConnectError, ConnectionLost
+from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
+from trio_heartbeat._transport.translate import broken_frame, map_errors, translate_error
+from trio_heartbeat._transport.upgrade import UpgradeResponse
+from trio_heartbeat.errors import (
+    ConnectError,
+    ConnectionLost,
+    HeartbeatError,
+    MessageTooBig,
+    RemoteProtocolError,
+)
 
 __all__ = ["TrioWebsocketLink", "map_errors", "translate_error", "trio_websocket_handshake"]
 
 
-def translate_error(exc: BaseException) -> BaseException:
-    """Our exception for a trio-websocket / wsproto / stream error (others unchanged)."""
-    if isinstance(exc, trio_websocket.ConnectionRejected):
-        return rejection(exc.status_code, exc.headers)
-    if isinstance(exc, trio_websocket.ConnectionClosed):
-        reason = exc.reason
-        code = reason.code if reason is not None else CloseCode.ABNORMAL_CLOSURE
-        text = (reason.reason or "") if reason is not None else ""
-        return ConnectionLost(code, text)
-    if isinstance(exc, trio_websocket.HandshakeError):
-        return ConnectError(f"handshake failed: {exc!r}")
-    if isinstance(exc, wsproto.utilities.LocalProtocolError):
-        return ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"connection no longer open: {exc}")
-    if isinstance(exc, (trio.BrokenResourceError, trio.ClosedResourceError)):
-        return ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}")
-    return exc
-
-
-_FOREIGN_ERRORS = (
-    trio_websocket.ConnectionRejected,
-    trio_websocket.ConnectionClosed,
-    trio_websocket.HandshakeError,
-    wsproto.utilities.LocalProtocolError,
-    trio.BrokenResourceError,
-    trio.ClosedResourceError,
-)
-
-
-@contextmanager
-def map_errors() -> Iterator[None]:
-    """Translate trio-websocket / wsproto / network errors raised inside into ours."""
-    try:
-        yield
-    except _FOREIGN_ERRORS as exc:
-        raise translate_error(exc) from None
+_TOO_BIG = "Exceeded maximum message size"  # trio-websocket's reason for its own 1009
 
 
 class TrioWebsocketLink:
@@ -78,25 +57,91 @@ class TrioWebsocketLink:
         ws: trio_websocket.WebSocketConnection,
         stream: ObservedStream,
         nursery: trio.Nursery,
+        max_message_size: int,
     ) -> None:
         self.ws = ws
         self.stream = stream
         self.on_pong: Callable[[bytes], None] | None = None
         self._nursery = nursery
+        self._max_size = max_message_size
+        self._closing = False  # we began the close: no close is the peer's fault
+        self._fault_raised = False  # the peer's fault is raised once, then ConnectionLost
+        # trio-websocket <0.13 keeps its wsproto connection here: its state tells
+        # our own closes from the peer's, and it frames our close after a broken frame.
+        self._engine = getattr(ws, "_wsproto", None)
 
     @property
     def subprotocol(self) -> str | None:
         return self.ws.subprotocol
 
     async def send(self, message: str | bytes) -> None:
-        """Send one message; :class:`ConnectionLost` if the link is gone."""
+        """Send one message; :class:`ConnectionLost` if the link is gone.
+
+        After our own close for the peer's fault (a broken frame, a message too
+        big) it is a 1006 loss, so that a writer which notices first does not
+        end the link with the code of a close the peer never sent.
+        """
         with map_errors():
-            await self.ws.send_message(message)
+            try:
+                await self.ws.send_message(message)
+            except trio_websocket.ConnectionClosed as exc:
+                raise self._lost(exc) from None
 
     async def receive(self) -> str | bytes:
-        """Receive one message; :class:`ConnectionLost` when the link ends."""
-        with map_errors():
+        """Receive one message; :class:`ConnectionLost` when the link ends.
+
+        The same contract as the direct link: a frame the peer broke raises
+        :class:`RemoteProtocolError` (close 1002 sent), a message over
+        ``max_message_size`` :class:`MessageTooBig` (close 1009 sent).
+        """
+        try:
             return await self.ws.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            fault = self._peer_fault(exc)
+            if fault is None or self._fault_raised:
+                raise self._lost(exc) from None
+            self._fault_raised = True
+            reason = exc.reason
+            if reason is not None and not isinstance(fault, MessageTooBig):
+                await self._send_close(reason.code, reason.reason or "bad frame")
+            raise fault from None
+
+    def _peer_fault(self, exc: trio_websocket.ConnectionClosed) -> RemoteProtocolError | None:
+        """The peer's fault behind a close trio-websocket made itself, if it was that.
+
+        trio-websocket reports a frame it could not parse, its own 1009 and the
+        peer's close frame all as ``ConnectionClosed``. wsproto's state tells
+        them apart: the peer's close frame moves it to REMOTE_CLOSING (then
+        CLOSED); after our own close it is still OPEN (a frame it could not
+        parse: nothing was sent) or LOCAL_CLOSING (our 1009, or the stream
+        ended since). A dropped stream alone is a 1006.
+        """
+        reason = exc.reason
+        state = getattr(self._engine, "state", None)
+        if reason is None or reason.code == 1006 or self._closing:
+            return None
+        if state not in (ConnectionState.OPEN, ConnectionState.LOCAL_CLOSING):
+            return None
+        text = reason.reason or ""
+        if reason.code == 1009 and text.startswith(_TOO_BIG):
+            return MessageTooBig(self._max_size)
+        return broken_frame(text or "bad frame")
+
+    def _lost(self, exc: trio_websocket.ConnectionClosed) -> ConnectionLost:
+        fault = self._peer_fault(exc)
+        if fault is not None:
+            return ConnectionLost(1006, f"link ended: {fault}")
+        lost = translate_error(exc)
+        assert isinstance(lost, ConnectionLost)
+        return lost
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        """Best effort: tell a broken peer why (trio-websocket sent nothing)."""
+        engine = self._engine
+        with suppress(Exception):
+            data = engine.send(CloseConnection(code=code, reason=reason[:120]))  # type: ignore[union-attr]
+            async with self.ws._stream_lock:
+                await self.stream.send_all(data)
 
     async def send_ping(self, payload: bytes, wait_at_most: float) -> None:
         """Send a ping; its pong (or a later one) is reported to ``on_pong``.
@@ -106,7 +151,7 @@ class TrioWebsocketLink:
         (which ends with the link) and gives up after ``wait_at_most`` seconds.
         """
         if self.ws.closed is not None:
-            raise translate_error(trio_websocket.ConnectionClosed(self.ws.closed))
+            raise self._lost(trio_websocket.ConnectionClosed(self.ws.closed))
         self._nursery.start_soon(self._await_pong, payload, wait_at_most)
         await trio.lowlevel.checkpoint()
 
@@ -118,6 +163,7 @@ class TrioWebsocketLink:
 
     async def close(self, code: int, reason: str, timeout: float) -> None:
         """Close politely within ``timeout`` seconds, then abort regardless."""
+        self._closing = True
         with trio.CancelScope(shield=True):
             with trio.move_on_after(timeout), suppress(ConnectionLost), map_errors():
                 await self.ws.aclose(code, reason)
@@ -134,9 +180,28 @@ async def trio_websocket_handshake(
     """Run trio-websocket's opening handshake on ``stream`` (the caller bounds it).
 
     Its reader task runs in ``nursery``; the link lives as long as that nursery.
-    A stream closed during the handshake raises :class:`ConnectError` at once.
+    The head of the answer decides (:class:`UpgradeResponse`): another status
+    than 101 raises :class:`HandshakeRejected` at once, a head that is not
+    HTTP or too long :class:`BadHandshake`; either answer is withheld from
+    trio-websocket. A stream closed during the handshake raises
+    :class:`ConnectError` at once.
     """
-    headers = [(k.encode(), val.encode()) for k, val in options.extra_headers]
+    answer = UpgradeResponse()
+    verdict: list[HeartbeatError] = []
+    decided = trio.Event()
+
+    def screen(data: bytes | bytearray) -> bool:
+        try:
+            complete = answer.feed(data)
+        except HeartbeatError as exc:
+            verdict.append(exc)
+            decided.set()
+            return False
+        if complete:  # a 101: trio-websocket checks its headers
+            stream.screen = None
+        return True
+
+    stream.screen = screen
     ws_box: list[trio_websocket.WebSocketConnection] = []
     async with trio.open_nursery() as race:
 
@@ -149,7 +214,7 @@ async def trio_websocket_handshake(
                         target.host_header,
                         target.resource,
                         subprotocols=options.subprotocols or None,
-                        extra_headers=headers,
+                        extra_headers=handshake_headers(target, options),
                         message_queue_size=16,
                         max_message_size=options.max_message_size,
                         receive_buffer_size=options.read_size,
@@ -157,10 +222,16 @@ async def trio_websocket_handshake(
                 )
             race.cancel_scope.cancel()
 
+        async def watch_answer() -> None:
+            await decided.wait()
+            raise verdict[0]
+
         async def watch_close() -> None:
             await stream.closed_event.wait()
             raise ConnectError("connection closed during the opening handshake")
 
         race.start_soon(handshake)
+        race.start_soon(watch_answer)
         race.start_soon(watch_close)
-    return TrioWebsocketLink(ws_box[0], stream, nursery)
+    stream.screen = None
+    return TrioWebsocketLink(ws_box[0], stream, nursery, options.max_message_size)

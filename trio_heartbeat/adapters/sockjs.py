@@ -49,6 +49,7 @@ from trio_heartbeat._client.connection import (
 )
 from trio_heartbeat._core.endpoint import AttemptContext
 from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat._core.redact import redact_url
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
     ManagedArguments,
@@ -85,7 +86,9 @@ def sockjs_url(base_url: str, *, rng: random.Random | None = None, session_lengt
     """
     parts = urlsplit(base_url)
     if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        raise UsageError(f"SockJS base URL must be ws:// or wss://host/prefix, got {base_url!r}")
+        raise UsageError(
+            f"SockJS base URL must be ws:// or wss://host/prefix, got {redact_url(base_url)!r}"
+        )
     if isinstance(session_length, bool) or not isinstance(session_length, int):
         raise UsageError(f"session_length must be an int >= 1, got {session_length!r}")
     if session_length < 1:
