@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 import trio.testing
@@ -60,6 +62,36 @@ async def test_drop_oldest_is_counted_and_reported(
     assert [m for _, m in seen] == ["2", "3", "4"]
     assert stats.messages_dropped == 2
     assert len(drops) == 2
+
+
+async def test_drop_warnings_are_throttled_with_a_count_of_the_rest(
+    echo_server: MemoryServer,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A flood of drops logs one WARNING per DROP_LOG_INTERVAL, counting the held-back ones."""
+    caplog.set_level(logging.WARNING, logger="trio_heartbeat")
+    echo_server.refuse = True
+    options = th.ConnectionOptions(send_buffer_size=1, overflow=th.Overflow.DROP_OLDEST)
+    async with th.open_managed_websocket(
+        "ws://x/", options=options, reconnect=th.ReconnectPolicy.fixed(100.0), dial=echo_server.dial
+    ) as ws:
+        for i in range(101):  # 100 drops at once
+            ws.send_nowait(str(i))
+        await trio.sleep(29.0)
+        ws.send_nowait("early")  # still inside the interval: held back
+        await trio.sleep(1.0)
+        ws.send_nowait("late")  # 30 s after the first warning
+        assert ws.statistics().messages_dropped == 102
+    drops = [
+        record.getMessage()
+        for record in caplog.records
+        if record.getMessage().startswith("send buffer full")
+    ]
+    assert drops == [
+        "send buffer full: dropped the oldest message",
+        "send buffer full: dropped the oldest message (100 more dropped since the last warning)",
+    ]
 
 
 async def test_send_applies_back_pressure_while_connected(
