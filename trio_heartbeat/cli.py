@@ -29,7 +29,7 @@ from typing import Any, TextIO
 import trio
 
 from trio_heartbeat._client.connection import ManagedWebSocket, open_managed_websocket
-from trio_heartbeat._client.controls import sendable_close_code as _sendable
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
@@ -194,7 +194,7 @@ def configure(args: argparse.Namespace) -> tuple[Heartbeat, ReconnectPolicy, Con
     for flag in ("stop_reading_after", "close_after"):
         if getattr(args, flag) is not None and getattr(args, flag) < 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 0 seconds")
-    if not _sendable(args.close_code):
+    if not v.close_code.test(args.close_code):
         raise UsageError(f"--close-code {args.close_code} may not be sent")
     return heartbeat, policy, options
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.heartbeat import Heartbeat
 
 __all__ = ["DeliveryLedger", "Unconfirmed", "confirms_delivery"]
@@ -43,8 +44,7 @@ class DeliveryLedger:
     __slots__ = ("_heartbeats", "_probe_at", "_seq", "_seqs", "_unconfirmed", "window")
 
     def __init__(self, window: int) -> None:
-        if window < 1:
-            raise ValueError(f"window must be >= 1, got {window!r}")
+        v.argument("DeliveryLedger(window=...)", v.positive_int, window)
         self.window = window
         # Lists, not deques: an empty deque costs 0.6 KiB per connection, and a
         # confirmation removes a prefix in one slice deletion.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import attrs
 
-from trio_heartbeat._core.validate import instance_of, optional, positive
+from trio_heartbeat._core.validate import argument, instance_of, optional, positive
 from trio_heartbeat.errors import UsageError
 
 __all__ = ["Heartbeat"]
@@ -35,9 +35,8 @@ def _ping_payload_ok(inst: Heartbeat, attr: attrs.Attribute[Payload | None], val
 def _seconds(preset: str, **values: float | None) -> None:
     """Check a preset's durations before arithmetic on them (a UsageError, not a TypeError)."""
     for name, value in values.items():
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-        if value is not None and not ok:
-            raise UsageError(f"Heartbeat.{preset}({name}=...) must be a number > 0, got {value!r}")
+        if value is not None:
+            argument(f"Heartbeat.{preset}({name}=...)", positive, value)
 
 
 @attrs.frozen(kw_only=True)

@@ -47,6 +47,7 @@ from trio_heartbeat._client.connection import (
     ManagedWebSocket,
     OnConnect,
 )
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.endpoint import AttemptContext
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.redact import redact_url
@@ -89,10 +90,7 @@ def sockjs_url(base_url: str, *, rng: random.Random | None = None, session_lengt
         raise UsageError(
             f"SockJS base URL must be ws:// or wss://host/prefix, got {redact_url(base_url)!r}"
         )
-    if isinstance(session_length, bool) or not isinstance(session_length, int):
-        raise UsageError(f"session_length must be an int >= 1, got {session_length!r}")
-    if session_length < 1:
-        raise UsageError(f"session_length must be an int >= 1, got {session_length!r}")
+    v.argument("session_length", v.positive_int, session_length)
     rng = rng if rng is not None else random.Random()
     server = f"{rng.randrange(1000):03d}"
     session = "".join(rng.choice(_SESSION_ALPHABET) for _ in range(session_length))
