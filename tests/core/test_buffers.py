@@ -114,7 +114,7 @@ async def test_send_rate_limit_delays_but_never_heartbeats(
     srv = MemoryServer(nursery, recorder(seen))
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.text("hb", interval=0.5, timeout=5.0),
+        heartbeat=th.Heartbeat.text("hb", interval=0.5, reply_timeout=5.0),
         options=th.ConnectionOptions(send_rate=1.0),
         dial=srv.dial,
     ) as ws:
@@ -209,7 +209,7 @@ async def test_app_not_reading_does_not_stall_pongs_or_kill_the_link(
     srv = MemoryServer(nursery, flood)
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         options=th.ConnectionOptions(receive_buffer_size=10),
         dial=srv.dial,
     ) as ws:

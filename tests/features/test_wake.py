@@ -16,7 +16,7 @@ from tests.core.memserver import MemoryServer, echo, sink
 from tests.core.test_reconnect import drain_events
 from trio_heartbeat._client.suspend import wall_clock_source
 
-PING = th.Heartbeat.ping(interval=30.0, timeout=10.0)
+PING = th.Heartbeat.ping(interval=30.0, reply_timeout=10.0)
 
 
 def lost(events: list[th.StateChange]) -> list[th.Disconnected]:

@@ -22,6 +22,7 @@ import attrs
 
 from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.close_codes import CloseCode
+from trio_heartbeat._core.deprecation import warn_renamed
 from trio_heartbeat.errors import (
     ConnectionLost,
     HandshakeRejected,
@@ -140,7 +141,7 @@ class ReconnectPolicy:
     ``max_total_time`` (seconds since the outage began) bound the retries; None
     means forever. ``connect_timeout`` is a deprecated alias of
     ``ConnectionOptions.connect_timeout`` (the one owner of link timeouts):
-    when given, it overrides that.
+    when given, it overrides that, with a DeprecationWarning.
 
     ``close_codes`` and ``http_statuses`` override entries of
     :data:`DEFAULT_CLOSE_CODES` and :data:`DEFAULT_HTTP_STATUSES`;
@@ -177,6 +178,12 @@ class ReconnectPolicy:
     )
 
     def __attrs_post_init__(self) -> None:
+        if self.connect_timeout is not None:  # stack: caller, attrs __init__, here
+            warn_renamed(
+                "ReconnectPolicy(connect_timeout=...)",
+                "ConnectionOptions(connect_timeout=...)",
+                stacklevel=3,
+            )
         if self.wait_initial > self.wait_max:
             raise UsageError(
                 f"ReconnectPolicy.wait_initial ({self.wait_initial:g}) "
