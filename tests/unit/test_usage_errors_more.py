@@ -9,6 +9,10 @@ import pytest
 
 import trio_heartbeat as th
 from tests.unit.test_usage_errors import _bad
+from trio_heartbeat._core.codec import PlainCodec
+from trio_heartbeat._core.delivery import DeliveryLedger
+from trio_heartbeat._core.ratelimit import TokenBucket
+from trio_heartbeat.adapters.sockjs import sockjs_url
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.server import (
     Accept,
@@ -18,7 +22,9 @@ from trio_heartbeat.server import (
     ServerHeartbeat,
     ServerOptions,
 )
+from trio_heartbeat.server._rounds import IsAliveRounds
 from trio_heartbeat.testing import Direction, Faults, FaultStep
+from trio_heartbeat.testing._frames import encode_frame
 
 NAN = float("nan")
 INF = float("inf")
@@ -214,7 +220,27 @@ def test_endpoint_errors_never_show_secrets() -> None:
     assert "s3cret" not in str(exc.value)
 
 
-@pytest.mark.parametrize(("make", "words"), SERVER_HEARTBEAT + GATES + ENDPOINT)
+def _twice_registered() -> None:
+    rounds = IsAliveRounds()
+    rounds.add(1, now=0.0)
+    rounds.add(1, now=1.0)
+
+
+HELPERS: list[tuple[Callable[[], object], list[str]]] = [
+    (lambda: th.Resume(position_of=5), ["Resume.position_of", "a callable", "got 5"]),
+    (lambda: DeliveryLedger(0), ["DeliveryLedger(window=...)", "an int > 0", "got 0"]),
+    (lambda: TokenBucket(0, 1, now=0.0), ["TokenBucket(rate=...)", "got 0"]),
+    (lambda: TokenBucket(INF, 1, now=0.0), ["TokenBucket(rate=...)", "got inf"]),
+    (lambda: TokenBucket(1.0, 0, now=0.0), ["TokenBucket(burst=...)", "got 0"]),
+    (lambda: PlainCodec().encode(["a", "b"]), ["PlainCodec cannot batch", "send_batch_size"]),
+    (lambda: encode_frame(16), ["encode_frame(opcode=...)", "an int 0-15", "got 16"]),
+    (lambda: encode_frame(1, mask_key=b"ab"), ["encode_frame(mask_key=...)", "4 bytes"]),
+    (lambda: sockjs_url("ws://h/x", session_length=0), ["session_length", "int > 0", "got 0"]),
+    (_twice_registered, ["client 1 is already registered"]),
+]
+
+
+@pytest.mark.parametrize(("make", "words"), SERVER_HEARTBEAT + GATES + ENDPOINT + HELPERS)
 def test_call_misuse(make: Callable[[], object], words: list[str]) -> None:
     with pytest.raises(UsageError) as exc:
         make()

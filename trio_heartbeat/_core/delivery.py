@@ -23,6 +23,7 @@ import bisect
 
 from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat.errors import UsageError
 
 __all__ = ["DeliveryLedger", "Unconfirmed", "confirms_delivery"]
 
@@ -67,11 +68,11 @@ class DeliveryLedger:
     def written(self, message: Message, writes: int = 1) -> None:
         """``message`` was written to the link (``writes``: times so far, this one included).
 
-        Raises ``ValueError`` when the window is full: the writer must wait for
-        :attr:`room` instead of writing.
+        Raises :class:`UsageError` when the window is full: the writer must wait
+        for :attr:`room` instead of writing.
         """
         if len(self._unconfirmed) >= self.window:
-            raise ValueError("the unconfirmed window is full: wait for a heartbeat reply")
+            raise UsageError("the unconfirmed window is full: wait for a heartbeat reply")
         self._seq += 1
         self._seqs.append(self._seq)
         self._unconfirmed.append((message, writes))
