@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import attrs
 import pytest
 
 import trio_heartbeat as th
@@ -97,6 +98,16 @@ def test_reconnect_policy_connect_timeout_works_and_warns() -> None:
         "use ConnectionOptions(connect_timeout=...)"
     )
     assert record[0].filename == __file__
+
+
+def test_the_warning_skips_every_frame_of_the_library() -> None:
+    """A preset built on the constructor, and attrs' evolve, still point at this file."""
+    with pytest.warns(DeprecationWarning) as record:
+        policy = th.ReconnectPolicy.fixed(1.0, connect_timeout=2.0)
+    assert [w.filename for w in record] == [__file__]
+    with pytest.warns(DeprecationWarning) as record:
+        assert attrs.evolve(policy, max_attempts=3).connect_timeout == 2.0
+    assert [w.filename for w in record] == [__file__]
 
 
 def test_server_sent_grace_and_silence_timeout_together_is_a_usage_error() -> None:

@@ -178,11 +178,9 @@ class ReconnectPolicy:
     )
 
     def __attrs_post_init__(self) -> None:
-        if self.connect_timeout is not None:  # stack: caller, attrs __init__, here
+        if self.connect_timeout is not None:
             warn_renamed(
-                "ReconnectPolicy(connect_timeout=...)",
-                "ConnectionOptions(connect_timeout=...)",
-                stacklevel=3,
+                "ReconnectPolicy(connect_timeout=...)", "ConnectionOptions(connect_timeout=...)"
             )
         if self.wait_initial > self.wait_max:
             raise UsageError(

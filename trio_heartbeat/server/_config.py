@@ -18,9 +18,7 @@ __all__ = ["FullQueue", "ServerHeartbeat", "ServerOptions", "ServerStatistics"]
 
 def _proves_life(where: str, value: bool, old_value: bool | None) -> bool:
     """``any_traffic_proves_life``, or its old name ``any_traffic_counts`` (deprecated)."""
-    return renamed(
-        where, "any_traffic_counts", "any_traffic_proves_life", old_value, value, depth=2
-    )
+    return renamed(where, "any_traffic_counts", "any_traffic_proves_life", old_value, value)
 
 
 _message = v.optional(v.instance_of(bytes, str))
