@@ -49,7 +49,7 @@ def _source_url(url: str, size: int, count: int) -> str:
 
 def _managed_kwargs(th: Any) -> dict[str, Any]:
     return {
-        "heartbeat": th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        "heartbeat": th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         "reconnect": th.ReconnectPolicy(wait_initial=0.1, wait_max=2.0),
     }
 

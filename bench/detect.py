@@ -94,7 +94,7 @@ async def _trial_managed(
     visible = math.nan
     async with th.open_managed_websocket(
         url,
-        heartbeat=th.Heartbeat.ping(interval=interval, timeout=hb_timeout),
+        heartbeat=th.Heartbeat.ping(interval=interval, reply_timeout=hb_timeout),
         reconnect=th.ReconnectPolicy(wait_initial=0.1, wait_max=2.0),
     ) as ws:
         await ws.wait_connected()

@@ -96,7 +96,7 @@ async def _child_main(
     if client == "trio_heartbeat":
         th = load_managed()
         assert th is not None
-        hb = th.Heartbeat.ping(interval=interval, timeout=hb_timeout)
+        hb = th.Heartbeat.ping(interval=interval, reply_timeout=hb_timeout)
         rp = th.ReconnectPolicy(wait_initial=0.1, wait_max=2.0)
 
         def make_cm() -> contextlib.AbstractAsyncContextManager[Any]:

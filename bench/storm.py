@@ -135,7 +135,9 @@ async def _managed_client(
         async with limiter:
             ws = await stack.enter_async_context(
                 th.open_managed_websocket(
-                    url, heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0), reconnect=policy
+                    url,
+                    heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
+                    reconnect=policy,
                 )
             )
             await ws.wait_connected()

@@ -30,8 +30,9 @@ STATES_PNG = "connection-states.png"
 TIMELINE_PNG = "half-open-timeline.png"
 
 # The scenario of the timeline (virtual seconds).
-HEARTBEAT = th.Heartbeat.ping(interval=1.0, timeout=1.0)
-POLICY = th.ReconnectPolicy(wait_initial=1.0, wait_max=4.0, connect_timeout=1.0, min_uptime=1.0)
+HEARTBEAT = th.Heartbeat.ping(interval=1.0, reply_timeout=1.0)
+POLICY = th.ReconnectPolicy(wait_initial=1.0, wait_max=4.0, min_uptime=1.0)
+OPTIONS = th.ConnectionOptions(connect_timeout=1.0)
 ONE_WAY_LATENCY = 0.05
 HALF_OPEN_AT = 3.5  # bytes stop both ways; the sockets stay open
 HEALED_AT = 7.0  # the network comes back
@@ -160,6 +161,7 @@ async def _simulate() -> Timeline:
                 "ws://memory/",
                 heartbeat=HEARTBEAT,
                 reconnect=POLICY,
+                options=OPTIONS,
                 on_connect=_authorize,
                 dial=dial,
                 rng=random.Random(SEED),
@@ -364,7 +366,7 @@ def draw_timeline(timeline: Timeline, path: Path) -> None:
         ax.text(t + e.delay / 2, 3.3, f"backoff\n{e.delay:.2f} s", ha="center",
                 va="bottom", fontsize=8, color="#a63603")  # fmt: skip
     for t, e in failed:
-        ax.text(t - POLICY.connect_timeout / 2, 2.7, f"{type(e.cause).__name__}\n(no answer)",
+        ax.text(t - OPTIONS.connect_timeout / 2, 2.7, f"{type(e.cause).__name__}\n(no answer)",
                 ha="center", va="top", fontsize=8, color="#08519c")  # fmt: skip
     connected = [t for t, e in timeline.events if isinstance(e, th.Connected)]
     for t in connected[1:]:
@@ -382,7 +384,8 @@ def draw_timeline(timeline: Timeline, path: Path) -> None:
     ax.legend(loc="lower right", fontsize=8.5, ncol=3, frameon=False)
     ax.set_title(
         f"A half-open link: Heartbeat.ping(interval={HEARTBEAT.interval:g}, "
-        f"timeout={HEARTBEAT.reply_timeout:g}), connect_timeout={POLICY.connect_timeout:g} s",
+        f"reply_timeout={HEARTBEAT.reply_timeout:g}), "
+        f"connect_timeout={OPTIONS.connect_timeout:g} s",
         fontsize=12, weight="bold",
     )  # fmt: skip
     fig.tight_layout()

@@ -40,7 +40,9 @@ async def quiet(client: ServerClient) -> None:
 
 def managed() -> th.Heartbeat:
     """The client side of the pattern."""
-    return th.Heartbeat.server_sent(b"\x01", interval=INTERVAL, grace=GRACE, answer=b"\x01")
+    return th.Heartbeat.server_sent(
+        b"\x01", interval=INTERVAL, silence_timeout=INTERVAL + GRACE, answer=b"\x01"
+    )
 
 
 async def stay(url: str, seconds: float) -> th.ManagedWebSocket:

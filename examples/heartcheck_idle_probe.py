@@ -67,7 +67,7 @@ async def run_client(url: str, connects: int) -> list[th.StateChange]:
     """Run until a probe was answered on connection number ``connects`` (at most 8 s);
     return the state changes."""
     changes: list[th.StateChange] = []
-    heartbeat = th.Heartbeat.idle_probe("ping", idle=IDLE, reply_timeout=REPLY)
+    heartbeat = th.Heartbeat.idle_probe("ping", interval=IDLE, reply_timeout=REPLY)
     policy = th.ReconnectPolicy.fixed(RECONNECT)
     say("client", f"connecting to {url}")
     async with th.open_managed_websocket(url, heartbeat=heartbeat, reconnect=policy) as ws:

@@ -42,7 +42,7 @@ async def talo_server(client: ServerClient) -> None:
 async def run_client(url: str, own_server: bool) -> bool:
     """Run the client for ``RUN_TIME`` seconds; True if the pattern was shown."""
     received: list[str | bytes] = []
-    heartbeat = th.Heartbeat.talo(interval=INTERVAL, timeout=1.0)
+    heartbeat = th.Heartbeat.talo(interval=INTERVAL, reply_timeout=1.0)
     async with th.open_managed_websocket(url, heartbeat=heartbeat) as ws:
         with trio.fail_after(5):
             await ws.wait_connected()

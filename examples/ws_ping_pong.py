@@ -59,7 +59,7 @@ async def main() -> bool:
     async def client(name: str, url: str) -> None:
         async with th.open_managed_websocket(
             url,
-            heartbeat=th.Heartbeat.ping(interval=INTERVAL, timeout=1.0),
+            heartbeat=th.Heartbeat.ping(interval=INTERVAL, reply_timeout=1.0),
             options=th.ConnectionOptions(close_timeout=0.2),
         ) as ws:
             async for raw in ws:

@@ -79,7 +79,7 @@ async def test_managed_client_over_real_proxy(
 
 @pytest.fixture
 def client_heartbeat() -> th.Heartbeat:  # overriding the plugin's default, as users would
-    return th.Heartbeat.ping(interval=0.5, timeout=0.5)
+    return th.Heartbeat.ping(interval=0.5, reply_timeout=0.5)
 
 
 async def test_fixture_override_is_used(

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 import trio
 
 from trio_heartbeat._client.connection import ManagedWebSocket, open_managed_websocket
-from trio_heartbeat._client.controls import sendable_close_code as _sendable
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.events import (
     Closed,
     Connected,
@@ -134,17 +134,22 @@ def _heartbeat(args: argparse.Namespace) -> Heartbeat:
     interval, timeout = args.interval, args.timeout
     reply = _payload(args.reply) if args.reply is not None else None
     if args.text is not None:
-        return Heartbeat.text(_payload(args.text), interval=interval, timeout=timeout, reply=reply)
+        return Heartbeat.text(
+            _payload(args.text), interval=interval, reply_timeout=timeout, reply=reply
+        )
     if args.server is not None:
         answer = _payload(args.answer) if args.answer is not None else None
         return Heartbeat.server_sent(
-            _payload(args.server), interval=interval, grace=timeout, answer=answer
+            _payload(args.server),
+            interval=interval,
+            silence_timeout=interval + timeout,
+            answer=answer,
         )
     if args.idle is not None:
-        return Heartbeat.idle_probe(_payload(args.idle), idle=interval, reply_timeout=timeout)
+        return Heartbeat.idle_probe(_payload(args.idle), interval=interval, reply_timeout=timeout)
     if args.no_heartbeat:
         return Heartbeat.disabled()
-    return Heartbeat.ping(interval=interval, timeout=timeout)
+    return Heartbeat.ping(interval=interval, reply_timeout=timeout)
 
 
 def _headers(raw: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -178,13 +183,13 @@ def configure(args: argparse.Namespace) -> tuple[Heartbeat, ReconnectPolicy, Con
             wait_initial=args.wait_initial,
             wait_max=args.wait_max,
             max_attempts=args.max_attempts,
-            connect_timeout=args.connect_timeout,
         )
         fields: dict[str, Any] = {"extra_headers": _headers(args.header)}
         options = ConnectionOptions(
             subprotocols=tuple(args.subprotocol),
             ssl_context=_ssl_context(args),
             receive_buffer_size=args.receive_buffer,
+            connect_timeout=args.connect_timeout,
             **fields,
         )
     except (ValueError, TypeError) as exc:
@@ -194,7 +199,7 @@ def configure(args: argparse.Namespace) -> tuple[Heartbeat, ReconnectPolicy, Con
     for flag in ("stop_reading_after", "close_after"):
         if getattr(args, flag) is not None and getattr(args, flag) < 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 0 seconds")
-    if not _sendable(args.close_code):
+    if not v.close_code.test(args.close_code):
         raise UsageError(f"--close-code {args.close_code} may not be sent")
     return heartbeat, policy, options
 

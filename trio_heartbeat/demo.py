@@ -105,9 +105,13 @@ def heartbeat_for(args: argparse.Namespace) -> tuple[Heartbeat, ServerHeartbeat]
         )
         return client, ServerHeartbeat.ping(10 * args.interval)
     if args.style == "text":
-        client = Heartbeat.text("hb", interval=args.interval, timeout=args.timeout, reply="hb")
+        client = Heartbeat.text(
+            "hb", interval=args.interval, reply_timeout=args.timeout, reply="hb"
+        )
         return client, ServerHeartbeat.ping(10 * args.interval)
-    client = Heartbeat.server_sent(b"\x01", interval=args.interval, grace=args.timeout)
+    client = Heartbeat.server_sent(
+        b"\x01", interval=args.interval, silence_timeout=args.interval + args.timeout
+    )
     return client, ServerHeartbeat.binary(args.interval)
 
 
@@ -191,9 +195,7 @@ async def run(args: argparse.Namespace) -> bool:
             "server": f"server 0x01 every {args.interval:g} s, grace {args.timeout:g} s",
         }[args.style]
         out.say("setup", f"{style}; detection bound {args.interval + args.timeout:g} s")
-        policy = ReconnectPolicy(
-            wait_initial=0.5, wait_max=2.0, connect_timeout=1.0, min_uptime=2.0
-        )
+        policy = ReconnectPolicy(wait_initial=0.5, wait_max=2.0, min_uptime=2.0)
         sent = 0
         detected_at = math.nan
         fault_at = math.nan
@@ -203,7 +205,9 @@ async def run(args: argparse.Namespace) -> bool:
                 heartbeat=client_hb,
                 reconnect=policy,
                 on_connect=authorize,
-                options=ConnectionOptions(resend_unconfirmed=True, close_timeout=1.0),
+                options=ConnectionOptions(
+                    resend_unconfirmed=True, connect_timeout=1.0, close_timeout=1.0
+                ),
                 rng=random.Random(args.seed),
             ) as ws,
             trio.open_nursery() as nursery,

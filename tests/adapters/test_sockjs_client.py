@@ -175,7 +175,7 @@ async def test_silence_is_detected_with_the_preset(
     srv = MemoryServer(nursery, sockjs_server([]))
     async with open_sockjs(
         URL,
-        heartbeat=sockjs_heartbeat(interval=1.0, timeout=0.5),
+        heartbeat=sockjs_heartbeat(interval=1.0, reply_timeout=0.5),
         reconnect=th.ReconnectPolicy.fixed(0.25),
         dial=srv.dial,
     ) as ws:

@@ -51,16 +51,16 @@ def settings(*argv: str) -> tuple[Heartbeat, ReconnectPolicy, ConnectionOptions]
 
 
 def test_heartbeat_flags_map_to_presets() -> None:
-    assert settings()[0] == Heartbeat.ping(interval=30.0, timeout=10.0)
+    assert settings()[0] == Heartbeat.ping(interval=30.0, reply_timeout=10.0)
     assert settings("--text", "hb", "--reply", "ok", "--interval", "5", "--timeout", "2")[
         0
-    ] == Heartbeat.text("hb", interval=5.0, timeout=2.0, reply="ok")
+    ] == Heartbeat.text("hb", interval=5.0, reply_timeout=2.0, reply="ok")
     assert settings("--server", "hex:01", "--answer", "hex:01", "--interval", "5")[
         0
-    ] == Heartbeat.server_sent(b"\x01", interval=5.0, grace=10.0, answer=b"\x01")
+    ] == Heartbeat.server_sent(b"\x01", interval=5.0, silence_timeout=15.0, answer=b"\x01")
     assert settings("--idle", "ping", "--interval", "3", "--timeout", "4")[
         0
-    ] == Heartbeat.idle_probe("ping", idle=3.0, reply_timeout=4.0)
+    ] == Heartbeat.idle_probe("ping", interval=3.0, reply_timeout=4.0)
     assert settings("--no-heartbeat")[0] == Heartbeat.disabled()
 
 

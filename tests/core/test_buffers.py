@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 import trio.testing
@@ -62,6 +64,36 @@ async def test_drop_oldest_is_counted_and_reported(
     assert len(drops) == 2
 
 
+async def test_drop_warnings_are_throttled_with_a_count_of_the_rest(
+    echo_server: MemoryServer,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A flood of drops logs one WARNING per DROP_LOG_INTERVAL, counting the held-back ones."""
+    caplog.set_level(logging.WARNING, logger="trio_heartbeat")
+    echo_server.refuse = True
+    options = th.ConnectionOptions(send_buffer_size=1, overflow=th.Overflow.DROP_OLDEST)
+    async with th.open_managed_websocket(
+        "ws://x/", options=options, reconnect=th.ReconnectPolicy.fixed(100.0), dial=echo_server.dial
+    ) as ws:
+        for i in range(101):  # 100 drops at once
+            ws.send_nowait(str(i))
+        await trio.sleep(29.0)
+        ws.send_nowait("early")  # still inside the interval: held back
+        await trio.sleep(1.0)
+        ws.send_nowait("late")  # 30 s after the first warning
+        assert ws.statistics().messages_dropped == 102
+    drops = [
+        record.getMessage()
+        for record in caplog.records
+        if record.getMessage().startswith("send buffer full")
+    ]
+    assert drops == [
+        "send buffer full: dropped the oldest message",
+        "send buffer full: dropped the oldest message (100 more dropped since the last warning)",
+    ]
+
+
 async def test_send_applies_back_pressure_while_connected(
     echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -82,7 +114,7 @@ async def test_send_rate_limit_delays_but_never_heartbeats(
     srv = MemoryServer(nursery, recorder(seen))
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.text("hb", interval=0.5, timeout=5.0),
+        heartbeat=th.Heartbeat.text("hb", interval=0.5, reply_timeout=5.0),
         options=th.ConnectionOptions(send_rate=1.0),
         dial=srv.dial,
     ) as ws:
@@ -177,7 +209,7 @@ async def test_app_not_reading_does_not_stall_pongs_or_kill_the_link(
     srv = MemoryServer(nursery, flood)
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         options=th.ConnectionOptions(receive_buffer_size=10),
         dial=srv.dial,
     ) as ws:

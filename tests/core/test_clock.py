@@ -20,7 +20,7 @@ async def test_many_connections_share_one_clock(
             await trio.sleep(delay)
             async with th.open_managed_websocket(
                 "ws://x/",
-                heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+                heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
                 dial=echo_server.dial,
                 heartbeat_clock=clock,
             ) as ws:

@@ -201,9 +201,10 @@ async def test_a_factory_raising_anything_else_fails_the_attempt_which_is_retrie
             await trio.sleep_forever()  # bounded by connect_timeout
         return "ws://svc.test/"
 
-    policy = th.ReconnectPolicy.fixed(1.0, connect_timeout=3.0)
+    policy = th.ReconnectPolicy.fixed(1.0)
+    options = th.ConnectionOptions(connect_timeout=3.0)
     async with th.open_managed_websocket(
-        factory, heartbeat=QUIET, reconnect=policy, dial=server.dial
+        factory, heartbeat=QUIET, reconnect=policy, options=options, dial=server.dial
     ) as ws:
         await ws.wait_connected()
         changes = events(ws)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import trio
 import trio.testing
@@ -26,7 +28,9 @@ async def test_connect_timeout_bounds_each_opening(
     bound: float,
 ) -> None:
     echo_server.black_hole_handshake = True
-    policy = th.ReconnectPolicy.fixed(1.0, max_attempts=2, connect_timeout=policy_timeout)
+    deprecated = pytest.warns(DeprecationWarning, match=r"ReconnectPolicy\(connect_timeout=")
+    with deprecated if policy_timeout is not None else contextlib.nullcontext():
+        policy = th.ReconnectPolicy.fixed(1.0, max_attempts=2, connect_timeout=policy_timeout)
     with pytest.raises(th.ReconnectGaveUp) as info:
         async with th.open_managed_websocket(
             "ws://x/", reconnect=policy, options=options, dial=echo_server.dial

@@ -22,7 +22,7 @@ from tests.core.test_reconnect import drain_events
 Message = str | bytes
 
 # A text heartbeat whose reply the peer never sends (unless a test sends it).
-UNANSWERED = th.Heartbeat.text("hb", interval=1.0, timeout=100.0, reply="hb-ok")
+UNANSWERED = th.Heartbeat.text("hb", interval=1.0, reply_timeout=100.0, reply="hb-ok")
 
 
 def connect(
@@ -90,7 +90,7 @@ async def test_ten_thousand_messages_to_a_peer_that_stops_reading_then_resets(
     options = th.ConnectionOptions(
         send_buffer_size=50, unconfirmed_window=window, resend_unconfirmed=resend
     )
-    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=10.0)) as ws:
+    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, reply_timeout=10.0)) as ws:
         with trio.fail_after(10.0):  # virtual seconds: all done by t = 4.0
             await ws.wait_connected()
             await send_all_retrying(ws, sent)
@@ -192,7 +192,7 @@ async def test_a_reply_confirms_what_was_written_before_its_heartbeat(
     server = Recorder(None)
     srv = MemoryServer(nursery, server)
     options = th.ConnectionOptions(resend_unconfirmed=True)
-    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=2.0)) as ws:
+    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, reply_timeout=2.0)) as ws:
         await ws.wait_connected()
         for i in range(10):
             await ws.send(f"m{i}")
@@ -262,7 +262,7 @@ async def send_to_a_peer_dropping_every_link(
         resend_unconfirmed=True,
         max_resends=max_resends,
     )
-    async with connect(srv, options, th.Heartbeat.ping(interval=5.0, timeout=10.0)) as ws:
+    async with connect(srv, options, th.Heartbeat.ping(interval=5.0, reply_timeout=10.0)) as ws:
         for message in SENT:
             ws.send_nowait(message)
         await trio.sleep(seconds)
@@ -324,7 +324,7 @@ async def test_a_confirmed_message_is_never_abandoned(
     server = Recorder(None)
     srv = MemoryServer(nursery, server)
     options = th.ConnectionOptions(resend_unconfirmed=True, max_resends=0)
-    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=2.0)) as ws:
+    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, reply_timeout=2.0)) as ws:
         await ws.wait_connected()
         await ws.send("a")
         await trio.sleep(1.5)  # confirmed by the pong to the ping at 1.0
@@ -347,7 +347,7 @@ async def test_unconfirmed_messages_of_the_last_link_are_reported_at_close(
 ) -> None:
     srv = MemoryServer(nursery, Recorder(None))
     options = th.ConnectionOptions(close_timeout=1.0)
-    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, timeout=10.0)) as ws:
+    async with connect(srv, options, th.Heartbeat.ping(interval=1.0, reply_timeout=10.0)) as ws:
         await ws.wait_connected()
         await ws.send("a")
         await trio.sleep(1.5)  # confirmed by the pong to the ping at 1.0

@@ -141,10 +141,11 @@ async def test_a_failed_attempt_names_its_step(
     echo_server.refuse = setup == "refuse"
     echo_server.reject_status = 500 if setup == "reject" else None
     echo_server.black_hole_handshake = setup == "black_hole"
-    policy = th.ReconnectPolicy(max_attempts=1, connect_timeout=2.0)
+    policy = th.ReconnectPolicy(max_attempts=1)
+    options = th.ConnectionOptions(connect_timeout=2.0)
     with pytest.raises(th.ReconnectGaveUp) as info:
         async with th.open_managed_websocket(
-            "ws://x/", reconnect=policy, dial=echo_server.dial
+            "ws://x/", reconnect=policy, options=options, dial=echo_server.dial
         ) as ws:
             await ws.receive()
     assert isinstance(info.value.last_error, error)

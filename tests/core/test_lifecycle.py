@@ -23,7 +23,9 @@ async def test_leaving_the_block_leaves_no_task_behind(
         server = MemoryServer(nursery, echo)
         before = living_tasks()
         async with th.open_managed_websocket(
-            "ws://x/", heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0), dial=server.dial
+            "ws://x/",
+            heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
+            dial=server.dial,
         ) as ws:
             await ws.wait_connected()
             await trio.sleep(5.5)  # pings, pong waiters, watchdog all active
@@ -42,7 +44,9 @@ async def test_cancelling_the_surrounding_scope_tears_down_at_once(
         baseline = living_tasks()
         with trio.move_on_after(3.0) as scope:
             async with th.open_managed_websocket(
-                "ws://x/", heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0), dial=server.dial
+                "ws://x/",
+                heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
+                dial=server.dial,
             ) as ws:
                 await ws.receive()  # blocks until cancelled
         assert scope.cancelled_caught
@@ -195,7 +199,7 @@ async def test_rtt_longer_than_interval(
 
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=5.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=5.0),
         options=th.ConnectionOptions(close_timeout=0.1),
         dial=dial,
     ) as ws:

@@ -101,12 +101,11 @@ async def test_unanswered_upgrade_is_bounded_by_connect_timeout(
     echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     echo_server.black_hole_handshake = True
-    policy = th.ReconnectPolicy(
-        connect_timeout=4.0, max_attempts=2, wait_initial=1.0, full_jitter=False
-    )
+    policy = th.ReconnectPolicy(max_attempts=2, wait_initial=1.0, full_jitter=False)
+    options = th.ConnectionOptions(connect_timeout=4.0)
     with pytest.raises(th.ReconnectGaveUp) as info:
         async with th.open_managed_websocket(
-            "ws://x/", reconnect=policy, dial=echo_server.dial
+            "ws://x/", reconnect=policy, options=options, dial=echo_server.dial
         ) as ws:
             await ws.receive()
     assert isinstance(info.value.last_error, th.ConnectTimeout)
@@ -122,9 +121,12 @@ async def test_stream_closed_during_handshake_fails_fast(
         await server.aclose()
         return client
 
-    policy = th.ReconnectPolicy(max_attempts=1, connect_timeout=30.0)
+    policy = th.ReconnectPolicy(max_attempts=1)
+    options = th.ConnectionOptions(connect_timeout=30.0)
     with pytest.raises(th.ReconnectGaveUp) as info:
-        async with th.open_managed_websocket("ws://x/", reconnect=policy, dial=dial) as ws:
+        async with th.open_managed_websocket(
+            "ws://x/", reconnect=policy, options=options, dial=dial
+        ) as ws:
             await ws.receive()
     assert isinstance(info.value.last_error, th.ConnectError)
     assert trio.current_time() == 0.0
@@ -155,7 +157,7 @@ async def test_on_connect_runs_before_buffered_flush_on_every_connect(
 
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         reconnect=th.ReconnectPolicy.fixed(2.0),
         on_connect=authorize,
         options=th.ConnectionOptions(resend_unconfirmed=resend),
@@ -218,7 +220,7 @@ async def test_on_connect_context_manager_spans_the_link(
 
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         reconnect=th.ReconnectPolicy.fixed(1.0),
         on_connect=subscription,
         dial=echo_server.dial,

@@ -83,7 +83,9 @@ async def test_ws_style_ping_every_30_s(
     echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with th.open_managed_websocket(
-        "ws://x/", heartbeat=th.Heartbeat.ping(interval=30.0, timeout=10.0), dial=echo_server.dial
+        "ws://x/",
+        heartbeat=th.Heartbeat.ping(interval=30.0, reply_timeout=10.0),
+        dial=echo_server.dial,
     ) as ws:
         await ws.wait_connected()
         await trio.sleep(29.9)
@@ -109,7 +111,7 @@ async def test_heartcheck_idle_probe_then_reconnect_after_3_s(
     srv = MemoryServer(nursery, silent)
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.idle_probe("probe", idle=10.0, reply_timeout=11.0),
+        heartbeat=th.Heartbeat.idle_probe("probe", interval=10.0, reply_timeout=11.0),
         reconnect=th.ReconnectPolicy.fixed(3.0),
         dial=srv.dial,
     ) as ws:
@@ -148,7 +150,7 @@ async def test_heartcheck_any_message_resets_idle_timer(
     srv = MemoryServer(nursery, chatty)
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.idle_probe("probe", idle=10.0, reply_timeout=11.0),
+        heartbeat=th.Heartbeat.idle_probe("probe", interval=10.0, reply_timeout=11.0),
         dial=srv.dial,
     ) as ws:
         await trio.sleep(40.0)
@@ -178,7 +180,9 @@ async def test_binary_0x01_server_heartbeat_answered_and_watched(
     srv = MemoryServer(nursery, server)
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.server_sent(b"\x01", interval=5.0, grace=1.0, answer=b"\x01"),
+        heartbeat=th.Heartbeat.server_sent(
+            b"\x01", interval=5.0, silence_timeout=6.0, answer=b"\x01"
+        ),
         reconnect=th.ReconnectPolicy.fixed(100.0),
         dial=srv.dial,
     ) as ws:
@@ -199,7 +203,7 @@ async def test_half_open_peer_detected_at_exact_bound(
     lost_at: list[float] = []
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         reconnect=th.ReconnectPolicy.fixed(60.0),
         dial=echo_server.dial,
     ) as ws:

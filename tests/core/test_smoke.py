@@ -9,7 +9,7 @@ async def test_echo_roundtrip(autojump_clock: trio.testing.MockClock) -> None:
         server = MemoryServer(nursery, echo)
         async with th.open_managed_websocket(
             "ws://example.test/",
-            heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+            heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
             dial=server.dial,
         ) as ws:
             await ws.send("hello")

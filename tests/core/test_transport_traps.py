@@ -36,7 +36,7 @@ async def test_pings_continue_after_lost_pongs(autojump_clock: trio.testing.Mock
         open_memory_network(_echo_stream, faults=faults) as network,
         th.open_managed_websocket(
             "ws://x/",
-            heartbeat=th.Heartbeat.ping(interval=1.0, timeout=30.0),
+            heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=30.0),
             dial=network.dial,
         ) as ws,
     ):
@@ -57,7 +57,7 @@ async def test_pong_waiters_die_with_their_link(
     """trio-websocket does not wake a ping waiter when the link drops: ours end with the link."""
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         reconnect=th.ReconnectPolicy.fixed(100.0),
         dial=echo_server.dial,
     ) as ws:
@@ -79,7 +79,7 @@ async def test_dead_peer_is_aborted_not_awaited_for_60_s(
 ) -> None:
     async with th.open_managed_websocket(
         "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         reconnect=th.ReconnectPolicy.fixed(0.5),
         dial=echo_server.dial,
     ) as ws:

@@ -53,7 +53,7 @@ def test_half_open_timeline_is_detected_and_reconnected(diagrams: ModuleType) ->
     assert failures, "no attempt failed during the black hole"
     for (failed_at, cause), started in zip(failures, attempts[1:], strict=False):
         assert isinstance(cause, th.ConnectTimeout)
-        assert failed_at - started == pytest.approx(diagrams.POLICY.connect_timeout)
+        assert failed_at - started == pytest.approx(diagrams.OPTIONS.connect_timeout)
     # Each wait is the backoff delay it announced.
     for (waited_at, wait), started in zip(
         [(t, e) for t, e in timeline.events if isinstance(e, th.WaitingToReconnect)],

@@ -67,7 +67,7 @@ async def test_a_connection_lost_and_regained(
     srv = MemoryServer(nursery, restart_once)
     async with th.open_managed_websocket(
         URL,
-        heartbeat=th.Heartbeat.ping(interval=1.0, timeout=1.0),
+        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
         reconnect=th.ReconnectPolicy.fixed(0.5),
         dial=srv.dial,
         metrics=metrics,

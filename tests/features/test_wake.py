@@ -16,7 +16,7 @@ from tests.core.memserver import MemoryServer, echo, sink
 from tests.core.test_reconnect import drain_events
 from trio_heartbeat._client.suspend import wall_clock_source
 
-PING = th.Heartbeat.ping(interval=30.0, timeout=10.0)
+PING = th.Heartbeat.ping(interval=30.0, reply_timeout=10.0)
 
 
 def lost(events: list[th.StateChange]) -> list[th.Disconnected]:
@@ -100,8 +100,14 @@ async def test_reconnect_now_with_a_code_closes_politely_then_reconnects(
     async with th.open_managed_websocket("ws://x/", heartbeat=PING, dial=srv.dial) as ws:
         await ws.wait_connected()
         await trio.sleep(5.0)
-        with pytest.raises(th.UsageError):
+        with pytest.raises(
+            th.UsageError, match=r"^reconnect_now\(code=\.\.\.\) must be a close code"
+        ):
             ws.reconnect_now(code=1006)  # reserved: never sent
+        with pytest.raises(
+            th.UsageError, match=r"^probe_now\(timeout=\.\.\.\) must be a number > 0"
+        ):
+            ws.probe_now(0)
         ws.reconnect_now(code=4001, reason="cycling")
         await ws.send("again")
         with trio.fail_after(1.0):

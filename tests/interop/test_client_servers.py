@@ -24,7 +24,8 @@ from trio_heartbeat.adapters.sockjs import open_sockjs, sockjs_heartbeat, sockjs
 pytestmark = pytest.mark.interop
 
 SLACK = 1.0  # scheduling slack on top of a configured bound (real processes, real time)
-POLICY = th.ReconnectPolicy.fixed(0.2, connect_timeout=1.0, min_uptime=0.5)
+POLICY = th.ReconnectPolicy.fixed(0.2, min_uptime=0.5)
+OPTIONS = th.ConnectionOptions(connect_timeout=1.0)
 
 
 async def next_change(ws: th.ManagedWebSocket, kind: type[th.StateChange]) -> th.StateChange:
@@ -59,7 +60,10 @@ async def test_ws_server_heartbeat_rounds_freeze_and_thaw(
     server = await interop_servers.ws(heartbeat_interval=0.2)
     with trio.fail_after(15):
         async with th.open_managed_websocket(
-            server.url, heartbeat=th.Heartbeat.ping(interval=0.3, timeout=0.5), reconnect=POLICY
+            server.url,
+            heartbeat=th.Heartbeat.ping(interval=0.3, reply_timeout=0.5),
+            reconnect=POLICY,
+            options=OPTIONS,
         ) as ws:
             await ws.send("hello")
             assert await ws.receive() == "hello"
@@ -78,7 +82,10 @@ async def test_talo_preset_against_the_ws_echo_server(interop_servers: InteropSe
     server = await interop_servers.ws(heartbeat_interval=30.0)
     with trio.fail_after(10):
         async with th.open_managed_websocket(
-            server.url, heartbeat=th.Heartbeat.talo(interval=0.2, timeout=0.5), reconnect=POLICY
+            server.url,
+            heartbeat=th.Heartbeat.talo(interval=0.2, reply_timeout=0.5),
+            reconnect=POLICY,
+            options=OPTIONS,
         ) as ws:
             await ws.send("data")
             assert await ws.receive() == "data"  # the echoed heartbeats never show up here
@@ -131,7 +138,7 @@ async def test_ws_server_terminates_a_black_holed_client(interop_servers: Intero
             BlackHoleRelay(server.port).serve() as relay,
             th.open_managed_websocket(
                 f"ws://127.0.0.1:{relay.port}/",
-                heartbeat=th.Heartbeat.ping(interval=0.3, timeout=0.5),
+                heartbeat=th.Heartbeat.ping(interval=0.3, reply_timeout=0.5),
                 reconnect=th.ReconnectPolicy.never(),
             ) as ws,
         ):
@@ -153,9 +160,9 @@ async def test_sockjs_server_echo_freeze_and_thaw(interop_servers: InteropServer
     with trio.fail_after(20):
         async with open_sockjs(
             sockjs_url(base, rng=random.Random(5)),
-            heartbeat=sockjs_heartbeat(interval=0.3, timeout=0.5),
+            heartbeat=sockjs_heartbeat(interval=0.3, reply_timeout=0.5),
             reconnect=POLICY,
-            options=th.ConnectionOptions(send_batch_size=4),
+            options=th.ConnectionOptions(send_batch_size=4, connect_timeout=1.0),
             open_timeout=1.0,
         ) as ws:
             for text in ("a", "b", "c"):
@@ -172,7 +179,12 @@ async def test_engineio_server_echo_freeze_and_restart(interop_servers: InteropS
     server = await interop_servers.engineio(ping_interval=0.3, ping_timeout=0.3)
     with trio.fail_after(20):
         async with open_engineio(
-            server.url, ping_interval=0.3, ping_timeout=0.3, reconnect=POLICY, open_timeout=1.0
+            server.url,
+            ping_interval=0.3,
+            ping_timeout=0.3,
+            reconnect=POLICY,
+            options=OPTIONS,
+            open_timeout=1.0,
         ) as eio:
             await eio.send("text")
             await eio.send(b"\x00\x01")
@@ -197,7 +209,12 @@ async def test_socketio_server_events_acks_freeze_and_restart(
     server = await interop_servers.socketio(ping_interval=0.3, ping_timeout=0.3)
     with trio.fail_after(20):
         async with open_socketio(
-            server.url, ping_interval=0.3, ping_timeout=0.3, reconnect=POLICY, open_timeout=1.0
+            server.url,
+            ping_interval=0.3,
+            ping_timeout=0.3,
+            reconnect=POLICY,
+            options=OPTIONS,
+            open_timeout=1.0,
         ) as sio:
             await sio.emit("echo", "hi", {"n": 1})
             event = await sio.next_event()
@@ -218,7 +235,10 @@ async def test_websockets_server_keepalive_freeze_and_restart(
     server = await interop_servers.websockets(ping_interval=0.3, ping_timeout=0.3)
     with trio.fail_after(25):
         async with th.open_managed_websocket(
-            server.url, heartbeat=th.Heartbeat.ping(interval=0.3, timeout=0.5), reconnect=POLICY
+            server.url,
+            heartbeat=th.Heartbeat.ping(interval=0.3, reply_timeout=0.5),
+            reconnect=POLICY,
+            options=OPTIONS,
         ) as ws:
             await ws.send("one")
             assert await ws.receive() == "one"

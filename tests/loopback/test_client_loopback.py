@@ -72,11 +72,12 @@ async def next_disconnect(ws: th.ManagedWebSocket) -> th.Disconnected:
 async def test_frozen_server_detected_within_bound_then_recovered(
     echo_process: EchoProcess,
 ) -> None:
-    heartbeat = th.Heartbeat.ping(interval=0.3, timeout=0.3)
-    policy = th.ReconnectPolicy(wait_initial=0.1, wait_max=0.3, connect_timeout=0.5)
+    heartbeat = th.Heartbeat.ping(interval=0.3, reply_timeout=0.3)
+    policy = th.ReconnectPolicy(wait_initial=0.1, wait_max=0.3)
+    options = th.ConnectionOptions(connect_timeout=0.5)
     with trio.fail_after(20):
         async with th.open_managed_websocket(
-            echo_process.url, heartbeat=heartbeat, reconnect=policy
+            echo_process.url, heartbeat=heartbeat, reconnect=policy, options=options
         ) as ws:
             await ws.send("before")
             assert await ws.receive() == "before"
@@ -100,7 +101,7 @@ async def test_server_killed_and_restarted_on_same_port(echo_process: EchoProces
     with trio.fail_after(20):
         async with th.open_managed_websocket(
             echo_process.url,
-            heartbeat=th.Heartbeat.ping(interval=0.5, timeout=0.5),
+            heartbeat=th.Heartbeat.ping(interval=0.5, reply_timeout=0.5),
             reconnect=policy,
         ) as ws:
             await ws.send("one")

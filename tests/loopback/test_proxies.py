@@ -31,7 +31,7 @@ pytestmark = pytest.mark.loopback
 
 PROXY = Path(__file__).with_name("proxy_server.py")
 ENV_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-QUICK = th.ReconnectPolicy(wait_initial=0.05, wait_max=0.2, connect_timeout=2.0, min_uptime=0.5)
+QUICK = th.ReconnectPolicy(wait_initial=0.05, wait_max=0.2, min_uptime=0.5)
 QUIET = th.Heartbeat.disabled()
 
 
@@ -171,9 +171,9 @@ async def test_wrong_proxy_credentials_stop_with_a_clear_error(
 async def test_frozen_server_behind_the_proxy_detected_then_reconnected_through_it(
     echo_process: EchoProcess, http_proxy: ProxyProcess, clean_env: pytest.MonkeyPatch
 ) -> None:
-    heartbeat = th.Heartbeat.ping(interval=0.3, timeout=0.3)
-    policy = th.ReconnectPolicy(wait_initial=0.1, wait_max=0.3, connect_timeout=0.5)
-    options = th.ConnectionOptions(proxy=http_proxy.url("http"))
+    heartbeat = th.Heartbeat.ping(interval=0.3, reply_timeout=0.3)
+    policy = th.ReconnectPolicy(wait_initial=0.1, wait_max=0.3)
+    options = th.ConnectionOptions(proxy=http_proxy.url("http"), connect_timeout=0.5)
     with trio.fail_after(20):
         async with th.open_managed_websocket(
             echo_process.url, heartbeat=heartbeat, reconnect=policy, options=options
@@ -202,8 +202,8 @@ async def test_a_handshake_stuck_in_the_proxy_is_bounded_by_connect_timeout(
         serve = functools.partial(trio.serve_tcp, host="127.0.0.1")
         (listener,) = await nursery.start(serve, never_answer, 0)
         port = listener.socket.getsockname()[1]
-        policy = th.ReconnectPolicy(connect_timeout=0.5, max_attempts=1)
-        options = th.ConnectionOptions(proxy=f"http://127.0.0.1:{port}")
+        policy = th.ReconnectPolicy(max_attempts=1)
+        options = th.ConnectionOptions(proxy=f"http://127.0.0.1:{port}", connect_timeout=0.5)
         started = trio.current_time()
         with trio.fail_after(10), pytest.raises(th.ReconnectGaveUp) as info:
             async with th.open_managed_websocket(

@@ -55,7 +55,7 @@ def test_answering_client_kept_for_many_rounds_while_silent_one_goes() -> None:
     assert rounds.liveness(1).last_seen == pytest.approx(500.1)
 
 
-def test_any_traffic_counts_by_default() -> None:
+def test_any_traffic_proves_life_by_default() -> None:
     rounds = IsAliveRounds()
     rounds.add(1, now=0.0)
     rounds.run_round(5.0)
@@ -66,7 +66,7 @@ def test_any_traffic_counts_by_default() -> None:
 
 
 def test_traffic_only_updates_last_seen_when_answers_are_required() -> None:
-    rounds = IsAliveRounds(any_traffic_counts=False)
+    rounds = IsAliveRounds(any_traffic_proves_life=False)
     rounds.add(1, now=0.0)
     rounds.run_round(5.0)
     rounds.traffic(1, now=7.0)
@@ -136,7 +136,7 @@ def test_presets() -> None:
     assert not binary.uses_ping_frames
     engineio = ServerHeartbeat.engineio(interval=2.5)
     assert (engineio.interval, engineio.payload, engineio.answer) == (2.5, "2", "3")
-    assert not ServerHeartbeat.binary(any_traffic_counts=False).any_traffic_counts
+    assert not ServerHeartbeat.binary(any_traffic_proves_life=False).any_traffic_proves_life
     assert attrs.evolve(binary, interval=1.0).interval == 1.0
 
 
@@ -150,8 +150,8 @@ def test_presets() -> None:
         {"interval": "5"},
         {"interval": 5.0, "answer": b"\x01"},  # pongs answer ping frames
         {"interval": 5.0, "payload": 1},
-        {"interval": 5.0, "payload": b"\x01", "any_traffic_counts": False},
-        {"interval": 5.0, "any_traffic_counts": 1},
+        {"interval": 5.0, "payload": b"\x01", "any_traffic_proves_life": False},
+        {"interval": 5.0, "any_traffic_proves_life": 1},
     ],
 )
 def test_invalid_config_rejected(kwargs: dict[str, object]) -> None:

@@ -11,7 +11,6 @@ from tests.server.helpers import Ends, running
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.server import (
     Accept,
-    FullQueue,
     Reject,
     ServerHeartbeat,
     ServerOptions,
@@ -95,32 +94,6 @@ async def test_authorize_counts_against_the_handshake_timeout(
         assert trio.current_time() == 3.0
         assert server.statistics().handshake_failures == 1
         assert await client.receive_some() == b""  # closed, no answer
-
-
-def test_server_options_are_checked_with_short_usage_errors() -> None:
-    for bad in (
-        {"handshake_timeout": 0},
-        {"close_timeout": float("nan")},
-        {"send_timeout": -1},
-        {"send_timeout": True},
-        {"send_queue_size": 0},
-        {"send_queue_size": 2.5},
-        {"max_pending_messages": 0},
-        {"max_message_size": 0},
-        {"full_queue": "drop"},
-        {"slow_close_code": 1006},
-        {"slow_close_code": 2000},
-        {"ssl_context": "yes"},
-    ):
-        with pytest.raises(UsageError) as info:
-            ServerOptions(**bad)  # type: ignore[arg-type]
-        assert isinstance(info.value, ValueError | TypeError)  # as the old checks raised
-        assert str(info.value).startswith(next(iter(bad)))
-        assert len(str(info.value)) < 100
-    options = ServerOptions(full_queue=FullQueue.DROP_MESSAGE, slow_close_code=4000)
-    assert (options.full_queue, options.slow_close_code) == (FullQueue.DROP_MESSAGE, 4000)
-    with pytest.raises(AttributeError):
-        options.send_timeout = 1.0  # type: ignore[misc]
 
 
 async def test_the_old_keyword_arguments_still_work_but_not_with_options(

@@ -66,7 +66,7 @@ async def test_silent_peer_is_aborted_within_two_intervals() -> None:
     async def idle(client: ServerClient) -> None:
         await trio.sleep_forever()
 
-    heartbeat = ServerHeartbeat.ping(0.2, any_traffic_counts=False)
+    heartbeat = ServerHeartbeat.ping(0.2, any_traffic_proves_life=False)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server: HeartbeatServer = await nursery.start(

@@ -131,11 +131,11 @@ async def test_application_heartbeat_answers_are_swallowed(
         assert server.statistics().terminated == 1
 
 
-@pytest.mark.parametrize("any_traffic_counts", [True, False])
+@pytest.mark.parametrize("any_traffic_proves_life", [True, False])
 async def test_chatty_client_that_ignores_heartbeats(
-    autojump_clock: trio.testing.MockClock, any_traffic_counts: bool
+    autojump_clock: trio.testing.MockClock, any_traffic_proves_life: bool
 ) -> None:
-    heartbeat = ServerHeartbeat.binary(5.0, any_traffic_counts=any_traffic_counts)
+    heartbeat = ServerHeartbeat.binary(5.0, any_traffic_proves_life=any_traffic_proves_life)
     ends = Ends()
     async with running(ends, heartbeat) as (server, nursery):
         peer = await connect(server, nursery)
@@ -150,7 +150,7 @@ async def test_chatty_client_that_ignores_heartbeats(
 
         nursery.start_soon(chat)
         await trio.sleep_until(50.5)
-        if any_traffic_counts:
+        if any_traffic_proves_life:
             assert 1 not in ends.ended
             assert server.client_info(1).last_seen == 50.0
         else:
@@ -165,7 +165,7 @@ async def test_pongs_processed_while_the_handler_does_not_read(
     async def idle(client: ServerClient) -> None:
         await trio.sleep_forever()
 
-    heartbeat = ServerHeartbeat.ping(5.0, any_traffic_counts=False)
+    heartbeat = ServerHeartbeat.ping(5.0, any_traffic_proves_life=False)
     async with running(idle, heartbeat) as (server, nursery):
         peer = await connect(server, nursery)
         for n in range(3):

@@ -55,8 +55,10 @@ def run(transport: th.Transport, data: bytes, close: bool) -> tuple[list[object]
                 async with th.open_managed_websocket(
                     "ws://x/",
                     heartbeat=th.Heartbeat.disabled(),
-                    reconnect=th.ReconnectPolicy(max_attempts=1, connect_timeout=5.0),
-                    options=th.ConnectionOptions(transport=transport, max_message_size=150),
+                    reconnect=th.ReconnectPolicy(max_attempts=1),
+                    options=th.ConnectionOptions(
+                        transport=transport, max_message_size=150, connect_timeout=5.0
+                    ),
                     dial=srv.dial,
                 ) as ws:
                     with trio.move_on_after(30):

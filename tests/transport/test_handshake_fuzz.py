@@ -94,8 +94,10 @@ def attempt(transport: th.Transport, answer: Part, cuts: list[int], close: bool)
             try:
                 async with th.open_managed_websocket(
                     "ws://x/",
-                    reconnect=th.ReconnectPolicy(max_attempts=1, connect_timeout=5.0),
-                    options=th.ConnectionOptions(transport=transport, subprotocols=("chat",)),
+                    reconnect=th.ReconnectPolicy(max_attempts=1),
+                    options=th.ConnectionOptions(
+                        transport=transport, subprotocols=("chat",), connect_timeout=5.0
+                    ),
                     dial=srv.dial,
                 ) as ws:
                     await ws.wait_connected()

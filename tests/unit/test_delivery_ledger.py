@@ -89,7 +89,7 @@ def test_write_counts_are_kept() -> None:
     [
         (Heartbeat.ping(), True),
         (Heartbeat.talo(), True),
-        (Heartbeat.text("hb", interval=1.0, timeout=1.0), False),  # no reply expected
+        (Heartbeat.text("hb", interval=1.0, reply_timeout=1.0), False),  # no reply expected
         (Heartbeat.disabled(), False),
         (Heartbeat.inbound_traffic(5.0), False),
         (Heartbeat.server_sent(), False),

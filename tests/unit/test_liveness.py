@@ -8,7 +8,7 @@ from trio_heartbeat import Heartbeat, Liveness
 
 
 def test_ping_cadence_and_reply_deadline() -> None:
-    live = Liveness(Heartbeat.ping(interval=30.0, timeout=10.0), connected_at=100.0)
+    live = Liveness(Heartbeat.ping(interval=30.0, reply_timeout=10.0), connected_at=100.0)
     assert live.next_heartbeat_deadline() == 130.0
     assert live.dead_deadline() == math.inf  # nothing outstanding, no silence rule
     live.heartbeat_sent(130.0, token=b"1")
@@ -20,7 +20,7 @@ def test_ping_cadence_and_reply_deadline() -> None:
 
 
 def test_half_open_peer_dead_exactly_at_bound() -> None:
-    live = Liveness(Heartbeat.ping(interval=30.0, timeout=10.0), connected_at=0.0)
+    live = Liveness(Heartbeat.ping(interval=30.0, reply_timeout=10.0), connected_at=0.0)
     live.heartbeat_sent(30.0, token=b"1")
     assert not live.is_dead(39.999)
     assert live.is_dead(40.0)
@@ -28,7 +28,7 @@ def test_half_open_peer_dead_exactly_at_bound() -> None:
 
 
 def test_any_traffic_after_heartbeat_proves_life() -> None:
-    live = Liveness(Heartbeat.ping(interval=1.0, timeout=1.0), connected_at=0.0)
+    live = Liveness(Heartbeat.ping(interval=1.0, reply_timeout=1.0), connected_at=0.0)
     live.heartbeat_sent(1.0, token=b"1")
     live.observe_traffic(1.5)
     assert live.dead_deadline() == math.inf
@@ -49,7 +49,7 @@ def test_traffic_ignored_when_only_heartbeats_count() -> None:
 
 
 def test_rtt_longer_than_interval_is_measured() -> None:
-    live = Liveness(Heartbeat.ping(interval=1.0, timeout=5.0), connected_at=0.0)
+    live = Liveness(Heartbeat.ping(interval=1.0, reply_timeout=5.0), connected_at=0.0)
     live.heartbeat_sent(1.0, token=b"1")
     live.heartbeat_sent(2.0, token=b"2")
     assert live.next_heartbeat_deadline() == 3.0  # cadence goes on, never negative
@@ -60,7 +60,7 @@ def test_rtt_longer_than_interval_is_measured() -> None:
 
 
 def test_one_pong_acknowledges_earlier_pings() -> None:
-    live = Liveness(Heartbeat.ping(interval=1.0, timeout=5.0), connected_at=0.0)
+    live = Liveness(Heartbeat.ping(interval=1.0, reply_timeout=5.0), connected_at=0.0)
     for i in range(1, 4):
         live.heartbeat_sent(float(i), token=i)
     assert live.observe_reply(3.1, token=3) == pytest.approx(0.1)
@@ -69,7 +69,7 @@ def test_one_pong_acknowledges_earlier_pings() -> None:
 
 
 def test_missed_heartbeats_are_counted() -> None:
-    live = Liveness(Heartbeat.ping(interval=1.0, timeout=2.5), connected_at=0.0)
+    live = Liveness(Heartbeat.ping(interval=1.0, reply_timeout=2.5), connected_at=0.0)
     live.heartbeat_sent(1.0, token=1)
     live.heartbeat_sent(2.0, token=2)
     live.expire(3.4)
@@ -81,13 +81,13 @@ def test_missed_heartbeats_are_counted() -> None:
 
 
 def test_late_wakeup_skips_instead_of_bursting() -> None:
-    live = Liveness(Heartbeat.ping(interval=1.0, timeout=1.0), connected_at=0.0)
+    live = Liveness(Heartbeat.ping(interval=1.0, reply_timeout=1.0), connected_at=0.0)
     live.heartbeat_sent(5.3, token=1)  # we woke up 4.3 s late
     assert live.next_heartbeat_deadline() == 6.3
 
 
 def test_server_heartbeat_silence_rule() -> None:
-    live = Liveness(Heartbeat.server_sent(interval=5.0, grace=1.0), connected_at=0.0)
+    live = Liveness(Heartbeat.server_sent(interval=5.0, silence_timeout=6.0), connected_at=0.0)
     assert live.next_heartbeat_deadline() == math.inf
     assert live.dead_deadline() == 6.0
     live.observe_heartbeat(5.0)
@@ -97,7 +97,7 @@ def test_server_heartbeat_silence_rule() -> None:
 
 
 def test_idle_probe_heartcheck_pattern() -> None:
-    live = Liveness(Heartbeat.idle_probe(idle=10.0, reply_timeout=11.0), connected_at=0.0)
+    live = Liveness(Heartbeat.idle_probe(interval=10.0, reply_timeout=11.0), connected_at=0.0)
     assert live.next_heartbeat_deadline() == 10.0
     live.observe_traffic(4.0)  # any message resets the idle timer
     assert live.next_heartbeat_deadline() == 14.0

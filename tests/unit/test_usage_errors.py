@@ -144,20 +144,6 @@ def test_link_silence_timeout_misuse_is_a_usage_error() -> None:
         live.set_silence_timeout(0)
 
 
-def test_renamed_preset_arguments_keep_their_old_names() -> None:
-    """reply_timeout / silence_timeout / interval; the old timeout / grace / idle still work."""
-    assert th.Heartbeat.ping(1.0, 2.0) == th.Heartbeat.ping(interval=1.0, timeout=2.0)
-    assert th.Heartbeat.ping(interval=1.0, reply_timeout=2.0).reply_timeout == 2.0
-    assert th.Heartbeat.talo(timeout=3.0) == th.Heartbeat.talo(reply_timeout=3.0)
-    assert th.Heartbeat.text("hb", interval=1.0, timeout=2.0).reply_timeout == 2.0
-    assert th.Heartbeat.server_sent(interval=5.0).silence_timeout == 6.0
-    assert th.Heartbeat.server_sent(interval=5.0, grace=2.0).silence_timeout == 7.0
-    assert th.Heartbeat.server_sent(silence_timeout=4.0).silence_timeout == 4.0
-    probe = th.Heartbeat.idle_probe(interval=10.0, reply_timeout=11.0)
-    assert probe == th.Heartbeat.idle_probe(idle=10.0, reply_timeout=11.0)
-    assert probe.interval == 10.0 and probe.idle_only
-
-
 async def test_open_heartbeat_clock_misuse_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match=r"^resolution must be a number > 0 \(seconds\), got 0$"):
         async with th.open_heartbeat_clock(resolution=0):

@@ -78,6 +78,11 @@ logger = logging.getLogger("trio_heartbeat")
 
 
 Message = str | bytes
+
+# "send buffer full" drops are logged as a WARNING at most once per this many
+# seconds per connection, with the count of drops since the previous warning.
+DROP_LOG_INTERVAL = 30.0
+
 ConnectTarget = str | Endpoint | Sequence[str | Endpoint] | EndpointFactory
 """Where to connect: a URL, an Endpoint, several of them (tried in turn), or a
 factory called before every attempt (see :class:`AttemptContext`)."""
@@ -95,6 +100,7 @@ class ManagedWebSocket(Supervisor, LinkControls):
         "_clock",
         "_codec_factory",
         "_dial",
+        "_drop_log",
         "_events_early",
         "_events_in",
         "_events_out",
@@ -173,6 +179,7 @@ class ManagedWebSocket(Supervisor, LinkControls):
         self._state = ConnectionState.CONNECTING
         self._step = Step.CONNECT  # what the current attempt or link is doing
         self._failure_log: LogThrottle | None = None  # made at the first failure
+        self._drop_log: LogThrottle | None = None  # made at the first dropped message
         self._connected_at: float | None = None
         # Made only when someone waits for it: an idle connection stays small.
         self._connected: trio.Event | None = None
@@ -234,9 +241,19 @@ class ManagedWebSocket(Supervisor, LinkControls):
         self._check_usable()
         if self._outbox.put(message):
             self._emit(MessagesDropped(1, "send buffer full (drop_oldest)"))
-            logger.warning("send buffer full: dropped the oldest message")
+            self._log_drop()
         if self._session is not None:
             self._session.ensure_writer()
+
+    def _log_drop(self) -> None:
+        """A WARNING for a dropped message, at most one per DROP_LOG_INTERVAL; the
+        drops held back meanwhile are counted in the next one (and in statistics)."""
+        if self._drop_log is None:
+            self._drop_log = LogThrottle(DROP_LOG_INTERVAL)
+        held_back = self._drop_log.report(trio.current_time())
+        if held_back is not None:
+            more = f" ({held_back} more dropped since the last warning)" if held_back else ""
+            logger.warning("send buffer full: dropped the oldest message%s", more)
 
     async def send(self, message: Message) -> None:
         """Like :meth:`send_nowait`, but while the link is up and the buffer is

@@ -12,10 +12,10 @@ from typing import Any
 from trio_heartbeat._client.queues import Inbox
 from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._client.suspend import WakeControl
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.events import ConnectionState
-from trio_heartbeat.errors import UsageError
 
-__all__ = ["LinkControls", "sendable_close_code"]
+__all__ = ["LinkControls"]
 
 
 class LinkControls:
@@ -44,8 +44,7 @@ class LinkControls:
         RFC 6455 ping whose pong must come within ``timeout`` s, else the link is
         dropped (:class:`PeerUnresponsive`) and reconnected at once, buffered
         messages kept. Does not wait; returns False when no link is up."""
-        if not timeout > 0:
-            raise UsageError(f"timeout must be > 0 seconds, got {timeout!r}")
+        v.argument("probe_now(timeout=...)", v.positive, timeout)
         session = self._session
         if session is None or self._state is not ConnectionState.CONNECTED:
             return False
@@ -60,20 +59,10 @@ class LinkControls:
         ``options.close_timeout``). Raises :class:`UsageError` for a code that
         may not be sent, and the terminal error after close or give-up.
         """
-        if code is not None and not sendable_close_code(code):
-            raise UsageError(
-                f"close code {code!r} may not be sent (1000-1003, 1007-1014, 3000-4999)"
-            )
+        v.argument("reconnect_now(code=...)", v.optional(v.close_code), code)
         self._check_usable()
         if self._state is ConnectionState.CONNECTING:
             return  # an attempt is already under way
         self._wake.reconnect_at_once()
         if self._session is not None:
             self._session.end_for_reconnect(code, reason)
-
-
-def sendable_close_code(code: object) -> bool:
-    """A close code an endpoint may send (RFC 6455 section 7.4)."""
-    return isinstance(code, int) and (
-        1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
-    )

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 import trio
 
-from trio_heartbeat.errors import RequestTimeout
+from trio_heartbeat.errors import RequestTimeout, UsageError
 
 __all__ = ["RequestTimeout", "Waiter", "Waiters"]
 
@@ -61,7 +61,7 @@ class Waiters(Generic[T]):
 
     def register(self, key: int) -> Waiter[T]:
         if key in self._pending:
-            raise ValueError(f"id {key} is already pending")
+            raise UsageError(f"id {key} is already pending")
         waiter: Waiter[T] = Waiter()
         self._pending[key] = waiter
         return waiter

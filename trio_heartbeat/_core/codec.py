@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+from trio_heartbeat.errors import UsageError
+
 __all__ = ["Codec", "CodecFactory", "PlainCodec"]
 
 Message = str | bytes
@@ -44,5 +46,5 @@ class PlainCodec:
 
     def encode(self, messages: Sequence[Message]) -> Message:
         if len(messages) != 1:
-            raise ValueError("PlainCodec cannot batch messages")
+            raise UsageError("PlainCodec cannot batch messages: send_batch_size must be 1")
         return messages[0]

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import bisect
 
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat.errors import UsageError
 
 __all__ = ["DeliveryLedger", "Unconfirmed", "confirms_delivery"]
 
@@ -43,8 +45,7 @@ class DeliveryLedger:
     __slots__ = ("_heartbeats", "_probe_at", "_seq", "_seqs", "_unconfirmed", "window")
 
     def __init__(self, window: int) -> None:
-        if window < 1:
-            raise ValueError(f"window must be >= 1, got {window!r}")
+        v.argument("DeliveryLedger(window=...)", v.positive_int, window)
         self.window = window
         # Lists, not deques: an empty deque costs 0.6 KiB per connection, and a
         # confirmation removes a prefix in one slice deletion.
@@ -67,11 +68,11 @@ class DeliveryLedger:
     def written(self, message: Message, writes: int = 1) -> None:
         """``message`` was written to the link (``writes``: times so far, this one included).
 
-        Raises ``ValueError`` when the window is full: the writer must wait for
-        :attr:`room` instead of writing.
+        Raises :class:`UsageError` when the window is full: the writer must wait
+        for :attr:`room` instead of writing.
         """
         if len(self._unconfirmed) >= self.window:
-            raise ValueError("the unconfirmed window is full: wait for a heartbeat reply")
+            raise UsageError("the unconfirmed window is full: wait for a heartbeat reply")
         self._seq += 1
         self._seqs.append(self._seq)
         self._unconfirmed.append((message, writes))

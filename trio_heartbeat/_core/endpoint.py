@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 import attrs
-from attrs import validators as v
 
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.redact import redact_to_origin
 from trio_heartbeat.errors import UsageError
 
@@ -51,17 +51,18 @@ PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 def _check_url(name: str, value: object, schemes: tuple[str, ...]) -> None:
+    """UsageError unless ``value`` is a URL of ``schemes`` with a host (secrets never shown)."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+        raise UsageError(f"{name} must be a str, got {type(value).__name__}")
     parts = urlsplit(value)
     if parts.scheme not in schemes:
-        raise ValueError(f"{name} must be a {'/'.join(schemes)} URL, got {redact_to_origin(value)}")
+        raise UsageError(f"{name} must be a {'/'.join(schemes)} URL, got {redact_to_origin(value)}")
     try:
         parts.port  # noqa: B018  (validates the port)
     except ValueError:
-        raise ValueError(f"{name} has a bad port: {redact_to_origin(value)}") from None
+        raise UsageError(f"{name} has a bad port: {redact_to_origin(value)}") from None
     if not parts.hostname:
-        raise ValueError(f"{name} has no host: {redact_to_origin(value)}")
+        raise UsageError(f"{name} has no host: {redact_to_origin(value)}")
 
 
 def _check_ws_url(inst: object, attr: attrs.Attribute[str], value: object) -> None:
@@ -74,10 +75,9 @@ def check_proxy_url(inst: object, attr: attrs.Attribute[str | None], value: obje
         _check_url(attr.name, value, PROXY_SCHEMES)
 
 
-def _headers(value: object) -> tuple[tuple[str, str], ...]:
-    if isinstance(value, dict):
-        value = value.items()
-    return tuple((str(k), str(val)) for k, val in value)  # type: ignore[attr-defined]
+def _header_pairs(value: object) -> object:
+    """Converter: header pairs, or a dict of them."""
+    return v.header_pairs(list(value.items()) if isinstance(value, dict) else value)
 
 
 @attrs.frozen(repr=False)
@@ -94,15 +94,15 @@ class Endpoint:
       (credentials as ``user:password@``); None: ``ConnectionOptions.proxy``,
       else the environment (see the README's proxy section).
 
-    Raises ``ValueError``/``TypeError`` for a bad field; the repr hides secrets.
+    Raises :class:`UsageError` for a bad field; the repr hides secrets.
     """
 
     url: str = attrs.field(validator=_check_ws_url)
     extra_headers: tuple[tuple[str, str], ...] = attrs.field(
-        default=(), converter=_headers, kw_only=True
+        default=(), converter=_header_pairs, validator=v.headers, kw_only=True
     )
     subprotocols: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=v.deep_iterable(v.instance_of(str)), kw_only=True
+        default=(), converter=v.tuple_unless_str, validator=v.tuple_of(str), kw_only=True
     )
     ssl_context: ssl.SSLContext | None = attrs.field(
         default=None, validator=v.optional(v.instance_of(ssl.SSLContext)), kw_only=True
@@ -159,10 +159,7 @@ def as_endpoint(value: object) -> Endpoint:
     if isinstance(value, Endpoint):
         return value
     if isinstance(value, str):
-        try:
-            return Endpoint(value)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        return Endpoint(value)
     raise UsageError(f"an endpoint is an Endpoint or a ws:// URL, got {type(value).__name__}")
 
 

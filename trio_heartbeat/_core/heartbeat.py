@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import attrs
 
-from trio_heartbeat._core.validate import instance_of, optional, positive
+from trio_heartbeat._core.deprecation import renamed, warn_renamed
+from trio_heartbeat._core.validate import argument, instance_of, optional, positive
 from trio_heartbeat.errors import UsageError
 
 __all__ = ["Heartbeat"]
@@ -35,9 +36,8 @@ def _ping_payload_ok(inst: Heartbeat, attr: attrs.Attribute[Payload | None], val
 def _seconds(preset: str, **values: float | None) -> None:
     """Check a preset's durations before arithmetic on them (a UsageError, not a TypeError)."""
     for name, value in values.items():
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-        if value is not None and not ok:
-            raise UsageError(f"Heartbeat.{preset}({name}=...) must be a number > 0, got {value!r}")
+        if value is not None:
+            argument(f"Heartbeat.{preset}({name}=...)", positive, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -111,7 +111,7 @@ class Heartbeat:
 
     # Durations keep the names of the fields they set (``reply_timeout``,
     # ``silence_timeout``, ``interval``). The names these presets had before
-    # (``timeout``, ``grace``, ``idle``) are still accepted: deprecated aliases.
+    # (``timeout``, ``grace``, ``idle``) still work, with a DeprecationWarning.
 
     @classmethod
     def ping(
@@ -119,7 +119,9 @@ class Heartbeat:
     ) -> Heartbeat:
         """RFC 6455 ping every ``interval`` s; dead if no pong (or traffic) within
         ``reply_timeout`` s. (``timeout``: deprecated alias of ``reply_timeout``.)"""
-        reply_timeout = reply_timeout if timeout is None else timeout
+        reply_timeout = renamed(
+            "Heartbeat.ping", "timeout", "reply_timeout", timeout, reply_timeout
+        )
         return cls(interval=interval, reply_timeout=reply_timeout)
 
     @classmethod
@@ -135,7 +137,9 @@ class Heartbeat:
         """Send ``payload`` every ``interval`` s; the peer may echo it as ``reply``;
         dead if no reply (or traffic) within ``reply_timeout`` s (required;
         ``timeout``: its deprecated alias)."""
-        reply_timeout = reply_timeout if timeout is None else timeout
+        reply_timeout = renamed(
+            "Heartbeat.text", "timeout", "reply_timeout", timeout, reply_timeout
+        )
         if reply_timeout is None:
             raise UsageError("Heartbeat.text() needs reply_timeout=...")
         return cls(interval=interval, payload=payload, reply=reply, reply_timeout=reply_timeout)
@@ -146,7 +150,9 @@ class Heartbeat:
     ) -> Heartbeat:
         """The Talo-style text heartbeat: ``v1.heartbeat`` every 25 s, echoed by the
         server at once (echo swallowed). ``timeout``: deprecated alias of ``reply_timeout``."""
-        reply_timeout = reply_timeout if timeout is None else timeout
+        reply_timeout = renamed(
+            "Heartbeat.talo", "timeout", "reply_timeout", timeout, reply_timeout
+        )
         return cls.text(
             "v1.heartbeat", interval=interval, reply_timeout=reply_timeout, reply="v1.heartbeat"
         )
@@ -176,10 +182,13 @@ class Heartbeat:
         ``interval + 1``). ``grace`` (deprecated) sets ``silence_timeout = interval + grace``.
         """
         _seconds("server_sent", interval=interval, silence_timeout=silence_timeout, grace=grace)
+        if grace is not None:
+            if silence_timeout is not None:
+                raise UsageError("Heartbeat.server_sent() takes silence_timeout or grace, not both")
+            warn_renamed("Heartbeat.server_sent(grace=...)", "silence_timeout=interval + grace")
+            silence_timeout = interval + grace
         if silence_timeout is None:
-            silence_timeout = interval + (1.0 if grace is None else grace)
-        elif grace is not None:
-            raise UsageError("Heartbeat.server_sent() takes silence_timeout or grace, not both")
+            silence_timeout = interval + 1.0
         return cls(server_payload=payload, server_answer=answer, silence_timeout=silence_timeout)
 
     @classmethod
@@ -202,7 +211,7 @@ class Heartbeat:
     ) -> Heartbeat:
         """heartCheck: probe after ``interval`` s without inbound traffic; dead if
         nothing in ``reply_timeout`` s. (``idle``: deprecated alias of ``interval``.)"""
-        interval = interval if idle is None else idle
+        interval = renamed("Heartbeat.idle_probe", "idle", "interval", idle, interval)
         return cls(interval=interval, payload=payload, idle_only=True, reply_timeout=reply_timeout)
 
     @classmethod

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import enum
 import ssl
-from typing import Any
 
 import attrs
 
 from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.endpoint import check_proxy_url
 from trio_heartbeat._core.redact import redact_headers, redact_to_origin
-from trio_heartbeat.errors import UsageError
 
 __all__ = ["ConnectionOptions", "Overflow", "Transport"]
 
@@ -28,36 +26,6 @@ class Transport(enum.Enum):
 
     DIRECT = "direct"  #: wsproto driven by the connection's own receiving task (fastest)
     TRIO_WEBSOCKET = "trio-websocket"  #: trio-websocket, with its traps neutralised
-
-
-_pos_int = v.positive_int
-_pos = v.positive
-
-
-def _header_pairs(value: object) -> object:
-    """Converter: ``[(name, value), ...]`` (lists as pairs too) as a tuple of tuples."""
-    value = v.tuple_unless_str(value)
-    if isinstance(value, tuple):
-        return tuple(tuple(pair) if isinstance(pair, list) else pair for pair in value)
-    return value
-
-
-def _is_pair(pair: object) -> bool:
-    return isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
-
-
-def _headers(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    """(name, value) str pairs. The error never shows a value: headers carry secrets."""
-    bad = value if not isinstance(value, tuple) else None
-    for pair in value if isinstance(value, tuple) else ():
-        if not _is_pair(pair):
-            bad = pair
-            break
-    if bad is not None:
-        raise UsageError(
-            f"{type(inst).__name__}.{attr.name} must be a sequence of (name, value) str pairs, "
-            f"got {type(bad).__name__} (values not shown)"
-        )
 
 
 @attrs.frozen(kw_only=True)
@@ -119,28 +87,28 @@ class ConnectionOptions:
       applies to heartbeats or to the on-connect step.
     """
 
-    send_buffer_size: int = attrs.field(default=1024, validator=_pos_int)
+    send_buffer_size: int = attrs.field(default=1024, validator=v.positive_int)
     overflow: Overflow = attrs.field(default=Overflow.RAISE, validator=v.instance_of(Overflow))
-    receive_buffer_size: int = attrs.field(default=1024, validator=_pos_int)
-    max_message_size: int = attrs.field(default=1024 * 1024, validator=_pos_int)
-    connect_timeout: float = attrs.field(default=10.0, validator=_pos)
-    close_timeout: float = attrs.field(default=5.0, validator=_pos)
-    unconfirmed_window: int = attrs.field(default=1024, validator=_pos_int)
+    receive_buffer_size: int = attrs.field(default=1024, validator=v.positive_int)
+    max_message_size: int = attrs.field(default=1024 * 1024, validator=v.positive_int)
+    connect_timeout: float = attrs.field(default=10.0, validator=v.positive)
+    close_timeout: float = attrs.field(default=5.0, validator=v.positive)
+    unconfirmed_window: int = attrs.field(default=1024, validator=v.positive_int)
     resend_unconfirmed: bool = attrs.field(default=False, validator=v.instance_of(bool))
     max_resends: int = attrs.field(default=3, validator=v.number(ge=0, integer=True))
-    send_batch_size: int = attrs.field(default=1, validator=_pos_int)
-    send_rate: float | None = attrs.field(default=None, validator=v.optional(_pos))
-    send_burst: int = attrs.field(default=1, validator=_pos_int)
+    send_batch_size: int = attrs.field(default=1, validator=v.positive_int)
+    send_rate: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    send_burst: int = attrs.field(default=1, validator=v.positive_int)
     subprotocols: tuple[str, ...] = attrs.field(
         default=(), converter=v.tuple_unless_str, validator=v.tuple_of(str)
     )
     extra_headers: tuple[tuple[str, str], ...] = attrs.field(
-        default=(), converter=_header_pairs, validator=_headers, repr=redact_headers
+        default=(), converter=v.header_pairs, validator=v.headers, repr=redact_headers
     )
     ssl_context: ssl.SSLContext | None = attrs.field(
         default=None, validator=v.optional(v.instance_of(ssl.SSLContext))
     )
-    read_size: int = attrs.field(default=64 * 1024, validator=_pos_int)
+    read_size: int = attrs.field(default=64 * 1024, validator=v.positive_int)
     transport: Transport = attrs.field(default=Transport.DIRECT, validator=v.instance_of(Transport))
     proxy: str | None = attrs.field(
         default=None,

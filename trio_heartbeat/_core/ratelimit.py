@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trio_heartbeat._core import validate as v
+
 __all__ = ["LogThrottle", "TokenBucket"]
 
 # Float slack: a bucket 1e-12 short of a token counts as full, so that a caller
@@ -17,8 +19,8 @@ class TokenBucket:
     """
 
     def __init__(self, rate: float, burst: int, *, now: float) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
+        v.argument("TokenBucket(rate=...)", v.positive_finite, rate)
+        v.argument("TokenBucket(burst=...)", v.positive_int, burst)
         self._rate = rate
         self._burst = float(burst)
         self._tokens = float(burst)

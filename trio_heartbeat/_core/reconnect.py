@@ -22,6 +22,7 @@ import attrs
 
 from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.close_codes import CloseCode
+from trio_heartbeat._core.deprecation import warn_renamed
 from trio_heartbeat.errors import (
     ConnectionLost,
     HandshakeRejected,
@@ -124,10 +125,6 @@ def _check_error_types(
             )
 
 
-_nonneg = v.non_negative
-_pos = v.positive
-
-
 @attrs.frozen(kw_only=True)
 class ReconnectPolicy:
     """When and whether to reconnect. All durations in seconds.
@@ -144,7 +141,7 @@ class ReconnectPolicy:
     ``max_total_time`` (seconds since the outage began) bound the retries; None
     means forever. ``connect_timeout`` is a deprecated alias of
     ``ConnectionOptions.connect_timeout`` (the one owner of link timeouts):
-    when given, it overrides that.
+    when given, it overrides that, with a DeprecationWarning.
 
     ``close_codes`` and ``http_statuses`` override entries of
     :data:`DEFAULT_CLOSE_CODES` and :data:`DEFAULT_HTTP_STATUSES`;
@@ -157,19 +154,19 @@ class ReconnectPolicy:
     server cannot park the client for longer than that.
     """
 
-    wait_initial: float = attrs.field(default=0.5, validator=_nonneg)
-    wait_max: float = attrs.field(default=30.0, validator=_nonneg)
+    wait_initial: float = attrs.field(default=0.5, validator=v.non_negative)
+    wait_max: float = attrs.field(default=30.0, validator=v.non_negative)
     wait_exp_base: float = attrs.field(default=2.0, validator=v.number(ge=1))
-    wait_jitter: float = attrs.field(default=0.0, validator=_nonneg)
+    wait_jitter: float = attrs.field(default=0.0, validator=v.non_negative)
     full_jitter: bool = attrs.field(default=True, validator=v.instance_of(bool))
     max_attempts: int | None = attrs.field(
         default=None, validator=v.optional(v.number(ge=1, integer=True))
     )
-    max_total_time: float | None = attrs.field(default=None, validator=v.optional(_pos))
-    min_uptime: float = attrs.field(default=5.0, validator=_nonneg)
-    connect_timeout: float | None = attrs.field(default=None, validator=v.optional(_pos))
-    retry_later_delay: float = attrs.field(default=10.0, validator=_nonneg)
-    retry_after_max: float = attrs.field(default=300.0, validator=_nonneg)
+    max_total_time: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    min_uptime: float = attrs.field(default=5.0, validator=v.non_negative)
+    connect_timeout: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    retry_later_delay: float = attrs.field(default=10.0, validator=v.non_negative)
+    retry_after_max: float = attrs.field(default=300.0, validator=v.non_negative)
     close_codes: Mapping[int, CloseAction] = attrs.field(
         factory=dict, converter=_freeze_table, validator=_check_table
     )
@@ -181,6 +178,10 @@ class ReconnectPolicy:
     )
 
     def __attrs_post_init__(self) -> None:
+        if self.connect_timeout is not None:
+            warn_renamed(
+                "ReconnectPolicy(connect_timeout=...)", "ConnectionOptions(connect_timeout=...)"
+            )
         if self.wait_initial > self.wait_max:
             raise UsageError(
                 f"ReconnectPolicy.wait_initial ({self.wait_initial:g}) "

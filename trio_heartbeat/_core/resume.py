@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
-from attrs import validators as v
 
+from trio_heartbeat._core import validate as v
 from trio_heartbeat.errors import UsageError
 
 __all__ = ["Position", "Resume", "ResumeTracker"]
@@ -53,7 +53,7 @@ class Resume(Generic[P]):
       (persisted by the application across restarts), or None.
     """
 
-    position_of: Callable[[Message], P | None] = attrs.field(validator=v.is_callable())
+    position_of: Callable[[Message], P | None] = attrs.field(validator=v.callable_value)
     start: P | None = None
 
 

@@ -22,14 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import attrs
-from attrs import validators as v
+
+from trio_heartbeat._core import validate as v
 
 __all__ = ["SuspendCheck", "SuspendDetector"]
-
-
-def _pos(inst: object, attr: attrs.Attribute[float], value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{attr.name} must be a number > 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -46,13 +42,15 @@ class SuspendCheck:
       give it room for your largest message on your slowest link.
     - ``source``: returns the seconds spent suspended since any fixed origin;
       None for the platform's (see the module docstring). Tests inject one.
+
+    Raises :class:`~trio_heartbeat.errors.UsageError` for a bad field.
     """
 
-    check_interval: float = attrs.field(default=1.0, validator=_pos)
-    threshold: float = attrs.field(default=2.0, validator=_pos)
-    probe_timeout: float = attrs.field(default=2.0, validator=_pos)
+    check_interval: float = attrs.field(default=1.0, validator=v.positive)
+    threshold: float = attrs.field(default=2.0, validator=v.positive)
+    probe_timeout: float = attrs.field(default=2.0, validator=v.positive)
     source: Callable[[], float] | None = attrs.field(
-        default=None, validator=v.optional(v.is_callable())
+        default=None, validator=v.optional(v.callable_value)
     )
 
 

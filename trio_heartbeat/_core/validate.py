@@ -6,6 +6,9 @@ same everywhere: which field, the value given, and what is allowed::
 
     UsageError: ConnectionOptions.send_buffer_size must be an int > 0, got 0
 
+Plain functions check their arguments with :func:`argument`, which words the
+error the same way ("Faults.set_latency(delay=...) must be a number >= 0, got -1").
+
 Numbers: ``bool`` is never accepted as a number, and NaN fails every bound.
 """
 
@@ -14,15 +17,22 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
+from trio_heartbeat._core.close_codes import may_be_sent
 from trio_heartbeat.errors import UsageError
 
 __all__ = [
     "Rule",
+    "argument",
+    "callable_value",
     "check",
+    "header_pairs",
+    "headers",
+    "close_code",
+    "http_status",
     "instance_of",
     "non_negative",
     "number",
@@ -30,6 +40,7 @@ __all__ = [
     "positive",
     "positive_finite",
     "positive_int",
+    "seconds",
     "tuple_of",
     "tuple_unless_str",
 ]
@@ -54,6 +65,17 @@ class Rule:
 
     def __call__(self, inst: object, attr: attrs.Attribute[Any], value: object) -> None:
         check(inst, attr, self.test(value), self.allowed, value)
+
+
+T = TypeVar("T")
+
+
+def argument(name: str, rule: Rule, value: T) -> T:
+    """``value``, if ``rule`` holds for it; else the usage error "<name> must be <allowed>,
+    got <value>" (``name`` says where: ``"Faults.trickle(bytes_per_second=...)"``)."""
+    if not rule.test(value):
+        raise UsageError(f"{name} must be {rule.allowed}, got {value!r}")
+    return value
 
 
 def _article(noun: str) -> str:
@@ -94,6 +116,31 @@ positive_int = number(gt=0, integer=True)
 """An int > 0 (sizes, counts)."""
 
 
+close_code = Rule(
+    "a close code that may be sent (1000-1003, 1007-1014, 3000-4999)",
+    lambda value: isinstance(value, int) and not isinstance(value, bool) and may_be_sent(value),
+)
+"""A close code an endpoint may put in a close frame (RFC 6455 section 7.4)."""
+
+
+def http_status(low: int) -> Rule:
+    """An int HTTP status from ``low`` to 599."""
+
+    def test(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= 599
+
+    return Rule(f"an HTTP status {low}-599", test)
+
+
+callable_value = Rule("a callable", callable)
+"""Anything callable."""
+
+
+def seconds(name: str, value: float) -> float:
+    """``value`` as float seconds: a finite number > 0, else a usage error naming ``name``."""
+    return float(argument(name, positive_finite, value))
+
+
 def optional(rule: Rule) -> Rule:
     """``rule``, or None."""
     return Rule(f"{rule.allowed} or None", lambda value: value is None or rule.test(value))
@@ -128,3 +175,29 @@ def tuple_of(*kinds: type) -> Rule:
         "a sequence of " + " or ".join(k.__name__ for k in kinds),
         lambda value: isinstance(value, tuple) and all(isinstance(i, kinds) for i in value),
     )
+
+
+def header_pairs(value: object) -> object:
+    """Converter: ``[(name, value), ...]`` (lists as pairs too) as a tuple of tuples."""
+    value = tuple_unless_str(value)
+    if isinstance(value, tuple):
+        return tuple(tuple(pair) if isinstance(pair, list) else pair for pair in value)
+    return value
+
+
+def _is_pair(pair: object) -> bool:
+    return isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+
+
+def headers(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    """(name, value) str pairs. The error never shows a value: headers carry secrets."""
+    bad = value if not isinstance(value, tuple) else None
+    for pair in value if isinstance(value, tuple) else ():
+        if not _is_pair(pair):
+            bad = pair
+            break
+    if bad is not None:
+        raise UsageError(
+            f"{type(inst).__name__}.{attr.name} must be a sequence of (name, value) str pairs, "
+            f"got {type(bad).__name__} (values not shown)"
+        )

@@ -44,6 +44,7 @@ from trio_heartbeat.errors import (
     ConnectionLost,
     MessageTooBig,
     RemoteProtocolError,
+    UsageError,
 )
 
 __all__ = ["DirectLink", "direct_handshake", "ping_frame"]
@@ -54,7 +55,7 @@ Message = str | bytes
 def ping_frame(payload: bytes) -> bytes:
     """A client's (masked) RFC 6455 ping frame carrying ``payload`` (at most 125 bytes)."""
     if len(payload) > 125:
-        raise ValueError("a ping payload is at most 125 bytes")
+        raise UsageError("a ping payload is at most 125 bytes")
     key = os.urandom(4)
     masked = bytes(byte ^ key[i & 3] for i, byte in enumerate(payload))
     return bytes((0x89, 0x80 | len(payload))) + key + masked

@@ -30,7 +30,6 @@ reconnect policy retries it.
 from __future__ import annotations
 
 import abc
-import math
 import random
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -47,6 +46,7 @@ from trio_heartbeat._client.connection import (
     open_managed_websocket,
     run_on_connect,
 )
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.codec import Codec
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions
@@ -65,7 +65,6 @@ __all__ = [
     "ManagedArguments",
     "ProtocolSession",
     "open_protocol_websocket",
-    "positive_seconds",
     "require_unbatched",
 ]
 
@@ -94,19 +93,6 @@ after the protocol's; ``heartbeat`` is the protocol's preset or the user's)."""
 _PASSED_THROUGH = frozenset(ManagedArguments.__annotations__)
 
 
-def positive_seconds(name: str, value: float) -> float:
-    """``value`` as float seconds; UsageError naming ``name`` unless it is a finite number > 0.
-
-    The one check of every duration an adapter takes (``open_timeout``,
-    ``ping_interval``, ``ack_timeout``...).
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise UsageError(f"{name} must be a number of seconds > 0, got {value!r}")
-    if not math.isfinite(value):
-        raise UsageError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
 def require_unbatched(managed: ManagedArguments, why: str) -> None:
     """UsageError(``why``) unless ``options.send_batch_size`` is 1 (one message per frame)."""
     options = managed.get("options")
@@ -131,7 +117,7 @@ class ProtocolSession(abc.ABC, Generic[CodecT]):
     def __init__(
         self, *, open_timeout: float = DEFAULT_OPEN_TIMEOUT, then: OnConnect | None = None
     ) -> None:
-        self.open_timeout = positive_seconds("open_timeout", open_timeout)
+        self.open_timeout = v.seconds("open_timeout", open_timeout)
         self._then = then
         self.current: CodecT | None = None
 

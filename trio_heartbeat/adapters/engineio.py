@@ -37,6 +37,7 @@ from typing import Unpack
 import trio
 
 from trio_heartbeat._client.connection import ConnectTarget, LiveLink, ManagedWebSocket, OnConnect
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat.adapters._base import (
@@ -44,7 +45,6 @@ from trio_heartbeat.adapters._base import (
     ManagedArguments,
     ProtocolSession,
     open_protocol_websocket,
-    positive_seconds,
     require_unbatched,
 )
 from trio_heartbeat.errors import RemoteProtocolError, SessionEnded, UsageError
@@ -120,8 +120,8 @@ class EngineIOSession(ProtocolSession[EngineIOCodec]):
         then: OnConnect | None = None,
     ) -> None:
         super().__init__(open_timeout=open_timeout, then=then)
-        self.ping_interval = positive_seconds("ping_interval", ping_interval)
-        self.ping_timeout = positive_seconds("ping_timeout", ping_timeout)
+        self.ping_interval = v.seconds("ping_interval", ping_interval)
+        self.ping_timeout = v.seconds("ping_timeout", ping_timeout)
         self._warned = False
         self.open_packet: wire.EngineOpen | None = None
 

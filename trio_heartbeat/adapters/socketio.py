@@ -45,12 +45,12 @@ from trio_heartbeat._client.connection import (
     run_on_connect,
 )
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
     ManagedArguments,
     open_protocol_websocket,
-    positive_seconds,
     require_unbatched,
 )
 from trio_heartbeat.adapters.engineio import EngineIOCodec, EngineIOSession
@@ -152,7 +152,7 @@ class SocketIOClient:
         wire.encode_connect(namespace, auth)  # validates both
         self.namespace = namespace
         self._auth = None if auth is None else dict(auth)
-        self.ack_timeout = positive_seconds("ack_timeout", ack_timeout)
+        self.ack_timeout = v.seconds("ack_timeout", ack_timeout)
         self._acks: Waiters[tuple[Any, ...]] = Waiters()
         self._next_ack = 0
         self._user_on_connect = on_connect

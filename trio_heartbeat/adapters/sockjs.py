@@ -47,6 +47,8 @@ from trio_heartbeat._client.connection import (
     ManagedWebSocket,
     OnConnect,
 )
+from trio_heartbeat._core import validate as v
+from trio_heartbeat._core.deprecation import renamed
 from trio_heartbeat._core.endpoint import AttemptContext
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.redact import redact_url
@@ -89,10 +91,7 @@ def sockjs_url(base_url: str, *, rng: random.Random | None = None, session_lengt
         raise UsageError(
             f"SockJS base URL must be ws:// or wss://host/prefix, got {redact_url(base_url)!r}"
         )
-    if isinstance(session_length, bool) or not isinstance(session_length, int):
-        raise UsageError(f"session_length must be an int >= 1, got {session_length!r}")
-    if session_length < 1:
-        raise UsageError(f"session_length must be an int >= 1, got {session_length!r}")
+    v.argument("session_length", v.positive_int, session_length)
     rng = rng if rng is not None else random.Random()
     server = f"{rng.randrange(1000):03d}"
     session = "".join(rng.choice(_SESSION_ALPHABET) for _ in range(session_length))
@@ -118,18 +117,24 @@ def fresh_sockjs_url(
 
 
 def sockjs_heartbeat(
-    interval: float = 25.0, timeout: float = 10.0, *, server_payload: str = "h"
+    interval: float = 25.0,
+    reply_timeout: float = 10.0,
+    *,
+    server_payload: str = "h",
+    timeout: float | None = None,
 ) -> Heartbeat:
     """The SockJS heartbeat preset.
 
     The client sends an RFC 6455 ping every ``interval`` seconds (every SockJS
     server answers it, being a WebSocket server) and declares the peer dead when
-    nothing (pong or any traffic) arrives within ``timeout`` seconds; the
+    nothing (pong or any traffic) arrives within ``reply_timeout`` seconds
+    (``timeout``: its deprecated old name); the
     server's ``h`` frames are swallowed and prove life. (sockjs-node itself
     pings over the framed WebSocket; trio-websocket answers those pings.) For the
     Tradovate variant (``[]`` every 2.5 s) use ``Heartbeat.tradovate()``.
     """
-    return Heartbeat(interval=interval, reply_timeout=timeout, server_payload=server_payload)
+    reply_timeout = renamed("sockjs_heartbeat", "timeout", "reply_timeout", timeout, reply_timeout)
+    return Heartbeat(interval=interval, reply_timeout=reply_timeout, server_payload=server_payload)
 
 
 class SockJSCodec:

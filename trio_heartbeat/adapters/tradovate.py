@@ -50,13 +50,13 @@ from trio_heartbeat._client.connection import (
 )
 from trio_heartbeat._client.plan import call_user
 from trio_heartbeat._client.requests import RequestTimeout, Waiters
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
     ManagedArguments,
     open_protocol_websocket,
-    positive_seconds,
     require_unbatched,
 )
 from trio_heartbeat.adapters.sockjs import SockJSCodec, SockJSSession
@@ -133,8 +133,8 @@ class TradovateClient:
         if not callable(token) and (not isinstance(token, str) or not token):
             raise UsageError("the Tradovate access token must be a non-empty str or a callable")
         self._token = token if callable(token) else _Secret(token)
-        self.request_timeout = positive_seconds("request_timeout", request_timeout)
-        self.authorize_timeout = positive_seconds("authorize_timeout", authorize_timeout)
+        self.request_timeout = v.seconds("request_timeout", request_timeout)
+        self.authorize_timeout = v.seconds("authorize_timeout", authorize_timeout)
         self._user_on_connect = on_connect
         self._session = _TradovateSession(open_timeout=open_timeout, then=self._link_life)
         self._live: _LinkState | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn
 
+from trio_heartbeat._core import validate as v
 from trio_heartbeat.errors import RemoteProtocolError, UsageError
 
 __all__ = ["as_text", "check_max_size", "check_utf8", "fail", "json_dumps", "json_loads"]
@@ -75,5 +76,4 @@ def as_text(frame: str | bytes, max_size: int, what: str) -> str:
 
 def check_max_size(max_size: int) -> None:
     """Refuse a size limit that is not a positive int (UsageError)."""
-    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-        raise UsageError(f"max size must be a positive int, got {max_size!r}")
+    v.argument("max size", v.positive_int, max_size)

@@ -3,70 +3,28 @@
 from __future__ import annotations
 
 import enum
-import math
 import ssl
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import attrs
 
-from trio_heartbeat._core.close_codes import CloseCode, may_be_sent
+from trio_heartbeat._core import validate as v
+from trio_heartbeat._core.close_codes import CloseCode
+from trio_heartbeat._core.deprecation import renamed, warn_renamed
 from trio_heartbeat.errors import UsageError
 
 __all__ = ["FullQueue", "ServerHeartbeat", "ServerOptions", "ServerStatistics"]
 
 
-class BadServerSetting(UsageError, ValueError):
-    """A server setting out of range (also a ValueError, as it used to be)."""
+def _proves_life(where: str, value: bool, old_value: bool | None) -> bool:
+    """``any_traffic_proves_life``, or its old name ``any_traffic_counts`` (deprecated)."""
+    return renamed(where, "any_traffic_counts", "any_traffic_proves_life", old_value, value)
 
 
-class BadServerSettingType(UsageError, TypeError):
-    """A server setting of the wrong type (also a TypeError, as attrs raised)."""
+_message = v.optional(v.instance_of(bytes, str))
 
 
-def _positive(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (value > 0 and math.isfinite(value))
-    ):
-        raise BadServerSetting(f"{attribute.name} must be a positive finite number, got {value!r}")
-
-
-def _count(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadServerSetting(f"{attribute.name} must be an int >= 1, got {value!r}")
-
-
-def sendable_close_code(value: object) -> bool:
-    """True for a close code a server may send (RFC 6455 7.4: not 1004-1006, 1015,
-    nor the reserved 1016-2999)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return False
-    return may_be_sent(value)
-
-
-def _close_code(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not sendable_close_code(value):
-        raise BadServerSetting(f"{attribute.name} must be a sendable close code, got {value!r}")
-
-
-def one_of(*kinds: type, optional: bool = False) -> Any:
-    """Validator: an instance of one of ``kinds`` (or None, if ``optional``)."""
-    names = " or ".join(kind.__name__ for kind in kinds) + (" or None" if optional else "")
-
-    def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not (isinstance(value, kinds) or (optional and value is None)):
-            raise BadServerSettingType(
-                f"{attribute.name} must be {names}, got {type(value).__name__}"
-            )
-
-    return check
-
-
-_message = one_of(bytes, str, optional=True)
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class ServerHeartbeat:
     """How the server checks that its clients are alive.
 
@@ -74,24 +32,50 @@ class ServerHeartbeat:
     ping frames (a unique payload per round; the pong is the answer); a bytes or
     str payload is sent as an application message (binary or text) and
     ``answer`` is the message the client must send back -- matched answers are
-    swallowed, never delivered to the handler. With ``any_traffic_counts`` (the
-    default) any inbound byte also counts as an answer; when false only the
-    pong / the ``answer`` message does.
+    swallowed, never delivered to the handler. With ``any_traffic_proves_life``
+    (the default, named as in the client's ``Heartbeat``) any inbound byte also
+    counts as an answer; when false only the pong / the ``answer`` message does.
+    ``any_traffic_counts`` is its deprecated old name (a DeprecationWarning).
 
     Raises UsageError (also a ValueError) for a non-positive interval, an ``answer`` with ping
     frames, or an application heartbeat that nothing could ever answer.
     """
 
-    interval: float = attrs.field(validator=_positive)
+    interval: float = attrs.field(validator=v.positive_finite)
     payload: bytes | str | None = attrs.field(default=None, validator=_message)
     answer: bytes | str | None = attrs.field(default=None, validator=_message)
-    any_traffic_counts: bool = attrs.field(default=True, validator=one_of(bool))
+    any_traffic_proves_life: bool = attrs.field(default=True, validator=v.instance_of(bool))
+
+    def __init__(
+        self,
+        *,
+        interval: float,
+        payload: bytes | str | None = None,
+        answer: bytes | str | None = None,
+        any_traffic_proves_life: bool = True,
+        any_traffic_counts: bool | None = None,
+    ) -> None:
+        any_traffic_proves_life = _proves_life(
+            "ServerHeartbeat", any_traffic_proves_life, any_traffic_counts
+        )
+        self.__attrs_init__(
+            interval=interval,
+            payload=payload,
+            answer=answer,
+            any_traffic_proves_life=any_traffic_proves_life,
+        )
 
     def __attrs_post_init__(self) -> None:
         if self.payload is None and self.answer is not None:
-            raise BadServerSetting("ping-frame heartbeats are answered by pongs: answer is None")
-        if self.payload is not None and self.answer is None and not self.any_traffic_counts:
-            raise BadServerSetting("a heartbeat without an answer needs any_traffic_counts=True")
+            raise UsageError("ping-frame heartbeats are answered by pongs: answer is None")
+        if self.payload is not None and self.answer is None and not self.any_traffic_proves_life:
+            raise UsageError("a heartbeat without an answer needs any_traffic_proves_life=True")
+
+    @property
+    def any_traffic_counts(self) -> bool:
+        """Deprecated name of :attr:`any_traffic_proves_life`."""
+        warn_renamed("ServerHeartbeat.any_traffic_counts", "any_traffic_proves_life")
+        return self.any_traffic_proves_life
 
     @property
     def uses_ping_frames(self) -> bool:
@@ -99,27 +83,55 @@ class ServerHeartbeat:
         return self.payload is None
 
     @classmethod
-    def ping(cls, interval: float = 30.0, *, any_traffic_counts: bool = True) -> ServerHeartbeat:
+    def ping(
+        cls,
+        interval: float = 30.0,
+        *,
+        any_traffic_proves_life: bool = True,
+        any_traffic_counts: bool | None = None,
+    ) -> ServerHeartbeat:
         """RFC 6455 ping every ``interval`` s; pong answers (Node ``ws`` isAlive)."""
-        return cls(interval=interval, any_traffic_counts=any_traffic_counts)
+        return cls(
+            interval=interval,
+            any_traffic_proves_life=_proves_life(
+                "ServerHeartbeat.ping", any_traffic_proves_life, any_traffic_counts
+            ),
+        )
 
     @classmethod
-    def binary(cls, interval: float = 5.0, *, any_traffic_counts: bool = True) -> ServerHeartbeat:
+    def binary(
+        cls,
+        interval: float = 5.0,
+        *,
+        any_traffic_proves_life: bool = True,
+        any_traffic_counts: bool | None = None,
+    ) -> ServerHeartbeat:
         """Binary message ``0x01`` every ``interval`` s, answered by ``0x01``."""
         return cls(
             interval=interval,
             payload=b"\x01",
             answer=b"\x01",
-            any_traffic_counts=any_traffic_counts,
+            any_traffic_proves_life=_proves_life(
+                "ServerHeartbeat.binary", any_traffic_proves_life, any_traffic_counts
+            ),
         )
 
     @classmethod
     def engineio(
-        cls, interval: float = 25.0, *, any_traffic_counts: bool = True
+        cls,
+        interval: float = 25.0,
+        *,
+        any_traffic_proves_life: bool = True,
+        any_traffic_counts: bool | None = None,
     ) -> ServerHeartbeat:
         """Engine.IO v4 style: text ``"2"`` (ping) every ``interval`` s, answered ``"3"``."""
         return cls(
-            interval=interval, payload="2", answer="3", any_traffic_counts=any_traffic_counts
+            interval=interval,
+            payload="2",
+            answer="3",
+            any_traffic_proves_life=_proves_life(
+                "ServerHeartbeat.engineio", any_traffic_proves_life, any_traffic_counts
+            ),
         )
 
 
@@ -163,16 +175,18 @@ class ServerOptions:
     ValueError when out of range, a TypeError when of the wrong type).
     """
 
-    handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
-    close_timeout: float = attrs.field(default=5.0, validator=_positive)
-    send_timeout: float = attrs.field(default=10.0, validator=_positive)
-    send_queue_size: int = attrs.field(default=256, validator=_count)
-    full_queue: FullQueue = attrs.field(default=FullQueue.DISCONNECT, validator=one_of(FullQueue))
-    slow_close_code: int = attrs.field(default=CloseCode.POLICY_VIOLATION, validator=_close_code)
-    max_pending_messages: int = attrs.field(default=256, validator=_count)
-    max_message_size: int = attrs.field(default=1024 * 1024, validator=_count)
+    handshake_timeout: float = attrs.field(default=10.0, validator=v.positive_finite)
+    close_timeout: float = attrs.field(default=5.0, validator=v.positive_finite)
+    send_timeout: float = attrs.field(default=10.0, validator=v.positive_finite)
+    send_queue_size: int = attrs.field(default=256, validator=v.positive_int)
+    full_queue: FullQueue = attrs.field(
+        default=FullQueue.DISCONNECT, validator=v.instance_of(FullQueue)
+    )
+    slow_close_code: int = attrs.field(default=CloseCode.POLICY_VIOLATION, validator=v.close_code)
+    max_pending_messages: int = attrs.field(default=256, validator=v.positive_int)
+    max_message_size: int = attrs.field(default=1024 * 1024, validator=v.positive_int)
     ssl_context: ssl.SSLContext | None = attrs.field(
-        default=None, validator=one_of(ssl.SSLContext, optional=True)
+        default=None, validator=v.optional(v.instance_of(ssl.SSLContext))
     )
 
 

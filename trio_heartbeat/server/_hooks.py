@@ -20,10 +20,10 @@ from urllib.parse import parse_qs
 
 import attrs
 
+from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._transport.server_engine import UpgradeAnswer, UpgradeAsked
 from trio_heartbeat.errors import RemoteProtocolError, UsageError
-from trio_heartbeat.server._config import BadServerSetting, one_of, sendable_close_code
 
 __all__ = ["Accept", "Authorize", "InvalidMessage", "Reject", "UpgradeRequest"]
 
@@ -77,17 +77,17 @@ def _headers(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     try:
         pairs = tuple(tuple(pair) for pair in value)
     except TypeError:
-        raise BadServerSetting("headers are (name, value) pairs of str") from None
+        raise UsageError("headers are (name, value) pairs of str") from None
     for pair in pairs:
         if len(pair) != 2 or not all(isinstance(part, str) for part in pair):
-            raise BadServerSetting("headers are (name, value) pairs of str")
+            raise UsageError("headers are (name, value) pairs of str")
         name, text = pair
         if not _TOKEN.fullmatch(name) or any(c in text for c in "\r\n\0"):
-            raise BadServerSetting(f"not a valid HTTP header: {name!r}")
+            raise UsageError(f"not a valid HTTP header: {name!r}")
         try:
             text.encode("latin-1")
         except UnicodeEncodeError:
-            raise BadServerSetting(f"header {name!r} is not latin-1 text") from None
+            raise UsageError(f"header {name!r} is not latin-1 text") from None
     return pairs  # type: ignore[return-value]  # checked above
 
 
@@ -101,14 +101,9 @@ class Accept:
     ``data`` for the handler (``client.data``), extra response ``headers``
     (neither of the last two is in the repr: they may hold secrets)."""
 
-    subprotocol: str | None = attrs.field(default=None, validator=one_of(str, optional=True))
+    subprotocol: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
     data: Any = attrs.field(default=None, repr=False)
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers, repr=False)
-
-
-def _status(_inst: object, _attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 300 <= value <= 599:
-        raise BadServerSetting(f"a rejection's status is an HTTP status 300-599, got {value!r}")
 
 
 @attrs.frozen
@@ -116,8 +111,8 @@ class Reject:
     """Refuse the upgrade with HTTP ``status`` (300-599); ``reason`` is sent as a
     text/plain body, ``headers`` with the response (e.g. ``Retry-After``)."""
 
-    status: int = attrs.field(validator=_status)
-    reason: str = attrs.field(default="", validator=one_of(str))
+    status: int = attrs.field(validator=v.http_status(300))
+    reason: str = attrs.field(default="", validator=v.instance_of(str))
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers, repr=False)
 
 
@@ -153,8 +148,7 @@ class InvalidMessage(RemoteProtocolError):
     def __init__(
         self, reason: str = "invalid message", code: int = CloseCode.POLICY_VIOLATION
     ) -> None:
-        if not sendable_close_code(code):
-            raise BadServerSetting(f"not a close code a server may send: {code!r}")
+        v.argument("InvalidMessage(code=...)", v.close_code, code)
         super().__init__(reason, code)
         self.reason = reason
         self.code = code

@@ -9,7 +9,7 @@ This is the bookkeeping behind the Node ``ws`` pattern::
 
 Every client starts *alive* when it connects. At each round, a client that has
 not answered since the previous round is to be terminated; every other client
-is marked not-alive and probed again. An answer (or, when ``any_traffic_counts``
+is marked not-alive and probed again. An answer (or, when ``any_traffic_proves_life``
 is true, any inbound traffic) marks the client alive until the next round.
 
 Consequence for timing: with rounds at ``t = k * interval``, a client that falls
@@ -22,6 +22,9 @@ Times are plain floats (seconds) passed in by the caller; client ids are ints.
 from __future__ import annotations
 
 import attrs
+
+from trio_heartbeat._core.deprecation import renamed
+from trio_heartbeat.errors import UsageError
 
 __all__ = ["ClientLiveness", "IsAliveRounds", "RoundResult"]
 
@@ -73,13 +76,22 @@ class _State:
 class IsAliveRounds:
     """Tracks which clients answered since the last round.
 
-    ``any_traffic_counts`` (default true) makes any inbound traffic reported by
+    ``any_traffic_proves_life`` (default true) makes any inbound traffic reported by
     :meth:`traffic` count as an answer; when false only :meth:`answer` does and
-    :meth:`traffic` merely updates ``last_seen``.
+    :meth:`traffic` merely updates ``last_seen``. ``any_traffic_counts`` is its
+    deprecated old name (a DeprecationWarning).
     """
 
-    def __init__(self, *, any_traffic_counts: bool = True) -> None:
-        self._any_traffic_counts = any_traffic_counts
+    def __init__(
+        self, *, any_traffic_proves_life: bool = True, any_traffic_counts: bool | None = None
+    ) -> None:
+        self._any_traffic_proves_life = renamed(
+            "IsAliveRounds",
+            "any_traffic_counts",
+            "any_traffic_proves_life",
+            any_traffic_counts,
+            any_traffic_proves_life,
+        )
         self._clients: dict[int, _State] = {}
         self._rounds = 0
 
@@ -97,10 +109,10 @@ class IsAliveRounds:
     def add(self, client_id: int, now: float) -> None:
         """Register a client that connected at ``now``; it starts alive.
 
-        Raises ValueError if ``client_id`` is already registered.
+        Raises UsageError if ``client_id`` is already registered.
         """
         if client_id in self._clients:
-            raise ValueError(f"client {client_id} is already registered")
+            raise UsageError(f"client {client_id} is already registered")
         self._clients[client_id] = _State(connected_since=now, last_seen=now)
 
     def remove(self, client_id: int) -> bool:
@@ -113,7 +125,7 @@ class IsAliveRounds:
         if state is None:
             return
         state.last_seen = now
-        if self._any_traffic_counts:
+        if self._any_traffic_proves_life:
             state.alive = True
 
     def answer(self, client_id: int, now: float, round_number: int | None = None) -> float | None:

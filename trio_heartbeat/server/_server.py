@@ -74,7 +74,7 @@ class HeartbeatServer:
         self._options = options
         self._authorize = authorize
         self._validate = validate
-        self._rounds = IsAliveRounds(any_traffic_counts=heartbeat.any_traffic_counts)
+        self._rounds = IsAliveRounds(any_traffic_proves_life=heartbeat.any_traffic_proves_life)
         self._clients: dict[int, ServerClient] = {}
         self._ids = itertools.count(1)
         self._counts = Counters()
@@ -526,7 +526,7 @@ class HeartbeatServer:
 
     async def _run_rounds(self) -> None:
         interval = self._heartbeat.interval
-        what = "inbound traffic" if self._heartbeat.any_traffic_counts else "heartbeat answer"
+        what = "inbound traffic" if self._heartbeat.any_traffic_proves_life else "heartbeat answer"
         start = trio.current_time()
         step = 1
         while not self._closing:

@@ -24,7 +24,8 @@ from typing import Literal
 import attrs
 import trio
 
-from trio_heartbeat._core.close_codes import CloseCode, may_be_sent
+from trio_heartbeat._core import validate as v
+from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.testing._frames import OPCODE_PING, OPCODE_PONG, Piece
 from trio_heartbeat.testing._verdicts import (
@@ -81,18 +82,13 @@ class FaultStatistics:
     aborted: int
 
 
-def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
-    if not value >= 0:
-        raise UsageError(f"{attr.name} must be >= 0, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class FaultStep:
     """One step of a fault script: at ``at`` seconds after the script starts, call
     ``action(faults)``, e.g. ``FaultStep(at=5.0, action=Faults.heal)`` or
     ``FaultStep(at=2.0, action=lambda f: f.black_hole(Direction.TO_CLIENT))``."""
 
-    at: float = attrs.field(validator=_non_negative)
+    at: float = attrs.field(validator=v.non_negative)
     action: Callable[[Faults], object]
 
 
@@ -113,17 +109,14 @@ class _DirectionState:
     trickle: int | None = None
 
 
-# Close codes an endpoint may put on the wire (RFC 6455 7.4 and the IANA registry).
-def _check_close_code(code: int) -> None:
-    if not may_be_sent(code):
-        raise UsageError(f"close code {code} may not be sent on the wire")
-
-
-def _check_limits(count: int | None, duration: float | None) -> None:
-    if count is not None and count < 1:
-        raise UsageError(f"count must be >= 1, got {count}")
-    if duration is not None and not duration > 0:
-        raise UsageError(f"duration must be > 0 seconds, got {duration!r}")
+_count = v.optional(v.positive_int)
+_retry_after = v.optional(v.number(ge=0, integer=True))
+_duration = v.optional(v.positive)
+_RULE_METHODS = {
+    "refuse": "refuse_handshakes",
+    "reject": "reject_handshakes",
+    "close_after_handshake": "close_after_handshake",
+}
 
 
 class Faults:
@@ -167,8 +160,7 @@ class Faults:
         """Deliver each chunk read in ``direction`` ``delay`` seconds after it was
         read (0 restores no added latency). Order is kept; bytes already queued
         keep the delivery time computed when they were read."""
-        if not delay >= 0:
-            raise UsageError(f"delay must be >= 0 seconds, got {delay!r}")
+        v.argument("Faults.set_latency(delay=...)", v.non_negative, delay)
         for d in self._split(direction):
             self._dirs[d].latency = delay
         self._notify()
@@ -181,8 +173,7 @@ class Faults:
         direction for ``n / bytes_per_second`` seconds. Applies to bytes written
         from now on, including bytes already queued.
         """
-        if bytes_per_second < 1:
-            raise UsageError(f"bytes_per_second must be >= 1, got {bytes_per_second}")
+        v.argument("Faults.trickle(bytes_per_second=...)", v.positive_int, bytes_per_second)
         for d in self._split(direction):
             self._dirs[d].trickle = bytes_per_second
         self._notify()
@@ -218,11 +209,11 @@ class Faults:
         Raises :class:`UsageError` for a code that may not be sent or a reason
         over 123 bytes.
         """
-        _check_close_code(code)
+        v.argument("Faults.close(code=...)", v.close_code, code)
+        v.argument("Faults.close(reason=...)", v.instance_of(str), reason)
         if len(reason.encode("utf-8")) > 123:
-            raise UsageError("close reason must be at most 123 bytes of UTF-8")
-        if not grace_delay >= 0:
-            raise UsageError(f"grace_delay must be >= 0 seconds, got {grace_delay!r}")
+            raise UsageError("Faults.close(reason=...) must be at most 123 bytes of UTF-8")
+        v.argument("Faults.close(grace_delay=...)", v.non_negative, grace_delay)
         self._kill_open(Kill(kind="close", code=code, reason=reason, grace_delay=grace_delay))
 
     def drop(self) -> None:
@@ -262,10 +253,8 @@ class Faults:
         ``None``) and closes; the server is never contacted. ``count``/``duration``
         as for :meth:`refuse_handshakes`.
         """
-        if not 200 <= status <= 599 or status == 101:
-            raise UsageError(f"status must be an HTTP status 200..599, got {status}")
-        if retry_after is not None and retry_after < 0:
-            raise UsageError(f"retry_after must be >= 0, got {retry_after}")
+        v.argument("Faults.reject_handshakes(status=...)", v.http_status(200), status)
+        v.argument("Faults.reject_handshakes(retry_after=...)", _retry_after, retry_after)
         self._set_rule("reject", status, retry_after, count, duration)
 
     def close_after_handshake(
@@ -422,7 +411,9 @@ class Faults:
         count: int | None,
         duration: float | None,
     ) -> None:
-        _check_limits(count, duration)
+        where = f"Faults.{_RULE_METHODS[kind]}"
+        v.argument(f"{where}(count=...)", _count, count)
+        v.argument(f"{where}(duration=...)", _duration, duration)
         deadline = None if duration is None else trio.current_time() + duration
         self._rule = _HandshakeRule(kind, status, retry_after, count, deadline)
         self._notify()
@@ -442,6 +433,5 @@ class Faults:
 
     @staticmethod
     def _split(direction: Direction) -> list[Direction]:
-        if not isinstance(direction, Direction):
-            raise UsageError(f"direction must be a Direction, got {direction!r}")
+        v.argument("direction", v.instance_of(Direction), direction)
         return [d for d in DIRECTIONS if d in direction]

@@ -27,6 +27,9 @@ from typing import Literal
 
 import attrs
 
+from trio_heartbeat._core import validate as v
+from trio_heartbeat.errors import UsageError
+
 __all__ = [
     "OPCODE_BINARY",
     "OPCODE_CLOSE",
@@ -248,6 +251,12 @@ class StreamSplitter:
         return pos + take
 
 
+_opcode = v.Rule(
+    "an int 0-15",
+    lambda value: isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xF,
+)
+
+
 def _encode_header(*, fin: bool, opcode: int, length: int, mask_key: bytes | None) -> bytes:
     first = (0x80 if fin else 0) | opcode
     mask_bit = 0x80 if mask_key is not None else 0
@@ -266,13 +275,12 @@ def encode_frame(
     """Encode one RFC 6455 frame (no extensions, RSV bits clear).
 
     With ``mask_key`` (exactly 4 bytes) the frame is masked as a client must; without
-    it the frame is unmasked as a server sends. Raises ``ValueError`` for a bad
+    it the frame is unmasked as a server sends. Raises :class:`UsageError` for a bad
     opcode or mask key.
     """
-    if not 0 <= opcode <= 0xF:
-        raise ValueError(f"opcode must be 0..15, got {opcode}")
+    v.argument("encode_frame(opcode=...)", _opcode, opcode)
     if mask_key is not None and len(mask_key) != 4:
-        raise ValueError("mask_key must be exactly 4 bytes")
+        raise UsageError("encode_frame(mask_key=...) must be exactly 4 bytes")
     header = _encode_header(fin=fin, opcode=opcode, length=len(payload), mask_key=mask_key)
     if mask_key is not None:
         payload = bytes(b ^ mask_key[i % 4] for i, b in enumerate(payload))

@@ -23,8 +23,8 @@ In memory (exact under ``autojump_clock``):
   echoing heartbeat server, obeying ``heartbeat_faults``.
 - ``memory_client``: a connected managed WebSocket over ``memory_network``.
 
-Override ``client_heartbeat``, ``client_reconnect_policy`` or
-``server_heartbeat`` in your ``conftest.py`` to change the settings.
+Override ``client_heartbeat``, ``client_reconnect_policy``, ``client_options``
+or ``server_heartbeat`` in your ``conftest.py`` to change the settings.
 
 The plugin also gives back the reason of a ``pytest.skip(reason)`` raised in a
 Trio test or its fixtures, which pytest-trio 0.8 reports without it (or, for
@@ -45,6 +45,7 @@ import trio
 from trio_heartbeat._client.connection import ManagedWebSocket, open_managed_websocket
 from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.heartbeat import Heartbeat
+from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.reconnect import ReconnectPolicy
 from trio_heartbeat.server._serve import (
     HeartbeatServer,
@@ -58,6 +59,7 @@ from trio_heartbeat.testing._proxy import FaultProxy, open_fault_proxy
 
 __all__ = [
     "client_heartbeat",
+    "client_options",
     "client_reconnect_policy",
     "echo_handler",
     "fault_proxy",
@@ -138,13 +140,19 @@ async def echo_handler(client: ServerClient) -> None:
 @pytest.fixture
 def client_heartbeat() -> Heartbeat:
     """The managed clients' heartbeat: ping every 1 s, dead 1 s after an unanswered ping."""
-    return Heartbeat.ping(interval=1.0, timeout=1.0)
+    return Heartbeat.ping(interval=1.0, reply_timeout=1.0)
 
 
 @pytest.fixture
 def client_reconnect_policy() -> ReconnectPolicy:
     """The managed clients' policy: quick retries (0.1 s to 1 s), forever."""
-    return ReconnectPolicy(wait_initial=0.1, wait_max=1.0, connect_timeout=2.0, min_uptime=1.0)
+    return ReconnectPolicy(wait_initial=0.1, wait_max=1.0, min_uptime=1.0)
+
+
+@pytest.fixture
+def client_options() -> ConnectionOptions:
+    """The managed clients' options: each connection attempt bounded to 2 s."""
+    return ConnectionOptions(connect_timeout=2.0)
 
 
 @pytest.fixture
@@ -185,12 +193,14 @@ async def managed_client(
     fault_proxy: FaultProxy,
     client_heartbeat: Heartbeat,
     client_reconnect_policy: ReconnectPolicy,
+    client_options: ConnectionOptions,
 ) -> AsyncIterator[ManagedWebSocket]:
     """A managed WebSocket connected through ``fault_proxy`` (already connected)."""
     async with open_managed_websocket(
         f"ws://127.0.0.1:{fault_proxy.port}/",
         heartbeat=client_heartbeat,
         reconnect=client_reconnect_policy,
+        options=client_options,
     ) as ws:
         with trio.fail_after(CONNECT_BOUND):
             await ws.wait_connected()
@@ -214,12 +224,14 @@ async def memory_client(
     memory_network: MemoryNetwork,
     client_heartbeat: Heartbeat,
     client_reconnect_policy: ReconnectPolicy,
+    client_options: ConnectionOptions,
 ) -> AsyncIterator[ManagedWebSocket]:
     """A managed WebSocket over ``memory_network`` (already connected)."""
     async with open_managed_websocket(
         "ws://memory.test/",
         heartbeat=client_heartbeat,
         reconnect=client_reconnect_policy,
+        options=client_options,
         dial=memory_network.dial,
     ) as ws:
         with trio.fail_after(CONNECT_BOUND):
