@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--subprotocol", action="append", default=[], help="offer a subprotocol")
     parser.add_argument("--cacert", metavar="FILE", help="trust the CA certificates in FILE")
     parser.add_argument(
+        "--proxy", metavar="URL",
+        help="connect through this proxy (http://, https://, socks5://, socks5h://; "
+        "default: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-proxy-env", action="store_true", help="ignore the proxy environment variables"
+    )
+    parser.add_argument(
         "--insecure", action="store_true", help="do not verify the server's TLS certificate"
     )
     parser.add_argument(
@@ -190,6 +198,8 @@ def configure(args: argparse.Namespace) -> tuple[Heartbeat, ReconnectPolicy, Con
             ssl_context=_ssl_context(args),
             receive_buffer_size=args.receive_buffer,
             connect_timeout=args.connect_timeout,
+            proxy=args.proxy,
+            proxy_from_environment=not args.no_proxy_env,
             **fields,
         )
     except (ValueError, TypeError) as exc:

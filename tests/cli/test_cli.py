@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import trio_websocket
 
 from tests.loopback.conftest import echo_process
 from tests.loopback.test_client_loopback import EchoProcess
+from tests.loopback.test_proxies import proxy_process
 from trio_heartbeat import ConnectionOptions, Heartbeat, ReconnectPolicy
 from trio_heartbeat.cli import Reporter, build_parser, configure, main, safe_url
 from trio_heartbeat.errors import UsageError
@@ -30,11 +33,14 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "trio_heartbeat", *args]
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI to its end with ``stdin`` as input (None: no input at all)."""
     return subprocess.run(
         cli(*args),
         input=stdin,
+        env=env,
         stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
@@ -74,6 +80,18 @@ def test_backoff_headers_subprotocols_and_tls() -> None:
     assert options.ssl_context is None
     insecure = settings("--insecure")[2].ssl_context
     assert insecure.verify_mode.name == "CERT_NONE" and not insecure.check_hostname
+
+
+def test_proxy_flags() -> None:
+    options = settings("--proxy", "socks5h://u:pw@127.0.0.1:1080")[2]
+    assert options.proxy == "socks5h://u:pw@127.0.0.1:1080"
+    assert options.proxy_from_environment
+    assert "pw" not in repr(options)
+    assert settings()[2].proxy is None
+    assert not settings("--no-proxy-env")[2].proxy_from_environment
+    with pytest.raises(UsageError) as info:
+        settings("--proxy", "ftp://u:pw-secret@127.0.0.1:21")
+    assert "pw-secret" not in str(info.value)
 
 
 def test_bad_flags_are_usage_errors_that_hide_header_values() -> None:
@@ -140,6 +158,21 @@ def test_echo_lines_out_messages_in_status_on_stderr(echo_process: EchoProcess) 
     assert f"connecting to ws://127.0.0.1:{echo_process.port}/feed\n" in done.stderr
     assert "connected (attempt 1)" in done.stderr
     assert "secret" not in done.stdout + done.stderr
+
+
+@pytest.mark.loopback
+def test_through_a_real_proxy_given_by_flag_or_environment(echo_process: EchoProcess) -> None:
+    with contextlib.contextmanager(proxy_process)("http") as proxy:
+        done = run_cli(echo_process.url, "--proxy", proxy.url("http"), *FAST, stdin="via\n")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "via\n"
+        assert proxy.tunnels == 1
+        environ = {**os.environ, "HTTP_PROXY": proxy.url("http"), "NO_PROXY": ""}
+        for flag, tunnels in (((), 2), (("--no-proxy-env",), 2)):
+            done = run_cli(echo_process.url, *flag, *FAST, stdin="env\n", env=environ)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout == "env\n"
+            assert proxy.tunnels == tunnels
 
 
 @pytest.mark.loopback
