@@ -1,12 +1,14 @@
 """The transport seam: opening a link, whichever engine drives it.
 
-Two engines, one contract (:class:`Link`), chosen by
+Three engines, one contract (:class:`Link`), chosen by
 ``ConnectionOptions.transport``:
 
 - ``Transport.DIRECT`` (default, :mod:`._link_direct`): wsproto driven by the
   connection's own receiving task; no task per connection or per ping.
 - ``Transport.TRIO_WEBSOCKET`` (:mod:`._link_trio_websocket`): trio-websocket,
   with its traps neutralised.
+- ``Transport.WEBSOCKETS`` (:mod:`.websockets_engine`): websockets' sans-I/O
+  protocol, driven like the direct link; offers permessage-deflate.
 
 Both bound the whole opening (dial, TLS, HTTP upgrade) by ``connect_timeout``,
 observe every inbound byte, abort dead peers, and raise only our exceptions.
@@ -24,6 +26,7 @@ from trio_heartbeat._core.options import ConnectionOptions, Transport
 from trio_heartbeat._transport.common import Dial, ObservedStream, Target, parse_url, tcp_dialer
 from trio_heartbeat._transport.direct import direct_handshake
 from trio_heartbeat._transport.trio_websocket import translate_error, trio_websocket_handshake
+from trio_heartbeat._transport.websockets_engine import websockets_handshake
 from trio_heartbeat.errors import ConnectError, ConnectionLost, ConnectTimeout, HandshakeRejected
 
 __all__ = [
@@ -85,6 +88,8 @@ async def open_link(
             stream = ObservedStream(await dial())
             if options.transport is Transport.DIRECT:
                 return await direct_handshake(stream, target, options)
+            if options.transport is Transport.WEBSOCKETS:
+                return await websockets_handshake(stream, target, options)
             assert nursery is not None, "the trio-websocket link needs a nursery"
             return await trio_websocket_handshake(nursery, stream, target, options)
     except trio.TooSlowError:
