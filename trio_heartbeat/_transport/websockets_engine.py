@@ -28,6 +28,7 @@ import trio
 from websockets.client import ClientProtocol
 from websockets.exceptions import (
     InvalidHandshake,
+    InvalidMessage,
     InvalidState,
     InvalidStatus,
     PayloadTooBig,
@@ -100,6 +101,8 @@ def handshake_error(exc: BaseException) -> ConnectError:
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw_items()
         ]
         return HandshakeRejected(response.status_code, retry_after_seconds(headers))
+    if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
+        return ConnectError("connection closed during the opening handshake")
     if isinstance(exc, InvalidHandshake):
         return ConnectError(f"not a WebSocket upgrade response: {type(exc).__name__}")
     return ConnectError(f"opening handshake failed: {type(exc).__name__}")
