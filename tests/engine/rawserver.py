@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import struct
 import zlib
 
 import attrs
@@ -13,19 +12,17 @@ import trio
 import trio.testing
 
 from trio_heartbeat._transport.common import ObservedStream
+from trio_heartbeat.testing._frames import StreamSplitter, encode_frame
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
-    """An unmasked server frame."""
-    head = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        return struct.pack("!BB", head, n) + payload
-    if n < 65536:
-        return struct.pack("!BBH", head, 126, n) + payload
-    return struct.pack("!BBQ", head, 127, n) + payload
+    """An unmasked server frame (RSV1 marks a compressed message)."""
+    data = bytearray(encode_frame(opcode, payload, fin=fin))
+    if rsv1:
+        data[0] |= 0x40
+    return bytes(data)
 
 
 def deflated(payload: bytes) -> bytes:
@@ -38,27 +35,19 @@ def deflated(payload: bytes) -> bytes:
 
 def unmask_frames(data: bytes) -> list[tuple[int, bytes]]:
     """(opcode, payload) of every complete masked client frame in ``data``."""
-    frames = []
-    pos = 0
-    while pos + 2 <= len(data):
-        b0, b1 = data[pos], data[pos + 1]
-        n = b1 & 0x7F
-        pos += 2
-        if n == 126:
-            (n,) = struct.unpack_from("!H", data, pos)
-            pos += 2
-        elif n == 127:
-            (n,) = struct.unpack_from("!Q", data, pos)
-            pos += 8
-        key = data[pos : pos + 4]
-        if len(key) < 4:
-            break
-        pos += 4
-        payload = bytes(b ^ key[i % 4] for i, b in enumerate(data[pos : pos + n]))
-        pos += n
-        if len(payload) < n:
-            break  # incomplete
-        frames.append((b0 & 0x0F, payload))
+    frames: list[tuple[int, bytes]] = []
+    payload = b""
+    for piece in StreamSplitter(expect_http_head=False).feed(data):
+        assert piece.header is not None and piece.header.mask_key is not None
+        if piece.first:
+            payload = piece.data[piece.header.header_length :]
+        else:
+            payload += piece.data
+        if piece.last:
+            key = piece.header.mask_key
+            frames.append(
+                (piece.header.opcode, bytes(b ^ key[i % 4] for i, b in enumerate(payload)))
+            )
     return frames
 
 
