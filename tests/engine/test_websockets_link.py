@@ -139,6 +139,16 @@ async def test_close_frame_is_echoed_and_ends_the_link() -> None:
     assert await server.read_frames(1) == [(CLOSE, b"\x0f\xa0bye")]
 
 
+async def test_close_inside_a_fragmented_message_is_a_normal_close() -> None:
+    """RFC 6455 5.4: a control frame may come between fragments, a close too (Autobahn 7.1.5)."""
+    link, server = await open_with(accept)
+    await server.send(frame(TEXT, b"frag", fin=False) + frame(CLOSE, b"\x03\xe8"))
+    with pytest.raises(th.ConnectionLost) as info:
+        await link.receive()
+    assert info.value.code == 1000  # not 1002
+    assert await server.read_frames(1) == [(CLOSE, b"\x03\xe8")]
+
+
 async def test_eof_without_close_is_1006() -> None:
     link, server = await open_with(accept)
     await server.stream.aclose()

@@ -108,6 +108,20 @@ def handshake_error(exc: BaseException) -> ConnectError:
     return ConnectError(f"opening handshake failed: {type(exc).__name__}")
 
 
+class _ClientProtocol(ClientProtocol):
+    """websockets' client protocol, accepting a close frame inside a fragmented message.
+
+    RFC 6455 5.4 allows control frames between fragments; websockets fails the
+    connection with 1002 when the control frame is a close (Autobahn 7.1.5). Here
+    the unfinished message is dropped and the closing handshake goes on normally.
+    """
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is _CLOSE_OP:
+            self.current_size = None
+        super().recv_frame(frame)
+
+
 class WebsocketsLink:
     """One open WebSocket connection driven by websockets' protocol, no task.
 
@@ -246,6 +260,7 @@ class WebsocketsLink:
             elif opcode is _CLOSE_OP:
                 close = self._proto.close_rcvd
                 assert close is not None
+                self._drop_partial()  # an unfinished message ends with the connection
                 self._closed = ConnectionLost(close.code, close.reason)
                 return
             # _PING_OP: the protocol queued the pong already
@@ -344,7 +359,7 @@ async def websockets_handshake(
     when the stream ends or the answer is not a WebSocket upgrade.
     """
     extensions = None if options.compression is None else [deflate_factory(options.compression)]
-    protocol = ClientProtocol(
+    protocol = _ClientProtocol(
         WebSocketURI(target.secure, target.host, target.port, target.resource, ""),
         extensions=extensions,
         subprotocols=[Subprotocol(p) for p in options.subprotocols] or None,
