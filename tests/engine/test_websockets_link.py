@@ -66,6 +66,18 @@ async def test_frames_in_the_handshake_answer_are_not_lost() -> None:
     assert await link.receive() == b"\x00\x01"
 
 
+async def test_broken_frame_in_the_handshake_answer_fails_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def serve(server: RawServer) -> None:
+        await server.accept(trailing=b"\xe2\x00")  # RSV bits set, then the server waits
+
+    link, server = await open_with(serve)
+    with trio.fail_after(1), pytest.raises(th.RemoteProtocolError, match="reserved bits"):
+        await link.receive()  # not a wait for more bytes
+    assert [op for op, _ in await server.read_frames(1)] == [CLOSE]
+
+
 async def test_fragments_are_reassembled_and_control_frames_interleave() -> None:
     pongs: list[bytes] = []
     link, server = await open_with(accept)

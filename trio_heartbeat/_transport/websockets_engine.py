@@ -154,7 +154,9 @@ class WebsocketsLink:
         self._closed: ConnectionLost | None = None
         # Raised once, after the messages that arrived before it are returned.
         self._error: RemoteProtocolError | None = None
-        self._pending = pending  # frames that came with the handshake answer
+        # Frames (and a failure, and a pong to send) may have come with the
+        # handshake answer: the first receive() handles them before reading.
+        self._pending: list[Frame] | None = pending
 
     # -- sending -------------------------------------------------------------
 
@@ -226,8 +228,8 @@ class WebsocketsLink:
                 raise error
             if self._closed is not None:
                 raise self._closed
-            if self._pending:
-                frames, self._pending = self._pending, []
+            if self._pending is not None:
+                frames, self._pending = self._pending, None
             else:
                 data = await self._read()
                 proto = self._proto
