@@ -89,7 +89,9 @@ async def _serve(cases: Sequence[str]) -> None:
 
 
 def options_for(engine: th.Transport, compression: bool) -> th.ConnectionOptions:
-    deflate = th.PerMessageDeflate() if compression else None
+    """Our options for the cases; with compression, an offer that lets the server choose
+    both our window (``client_max_window_bits``) and no context takeover (13.2-13.6)."""
+    deflate = th.PerMessageDeflate(client_no_context_takeover=True) if compression else None
     return th.ConnectionOptions(
         transport=engine, compression=deflate, max_message_size=64 * 1024 * 1024
     )
@@ -103,13 +105,19 @@ async def _open(url: str, options: th.ConnectionOptions, nursery: trio.Nursery) 
 async def _echo_case(url: str, options: th.ConnectionOptions) -> None:
     """Echo until the link ends; then wait (bounded) for the server to drop TCP."""
     async with trio.open_nursery() as nursery:
-        link = await _open(url, options, nursery)
+        try:
+            link = await _open(url, options, nursery)
+        except th.ConnectError:
+            return  # the verdict says what went wrong
         with suppress(th.ConnectionLost, th.RemoteProtocolError):
             while True:
                 await link.send(await link.receive())
         with trio.move_on_after(DROP_TIMEOUT), suppress(trio.BrokenResourceError):
-            while await link.stream.receive_some(65536):
-                pass
+            if options.transport is th.Transport.TRIO_WEBSOCKET:
+                await link.stream.closed_event.wait()  # its reader task reads to the end
+            else:
+                while await link.stream.receive_some(65536):
+                    pass
         await link.abort()
         nursery.cancel_scope.cancel()
 
@@ -124,11 +132,14 @@ async def drive(base: str, engine: th.Transport, compression: bool) -> None:
         await link.close(1000, "", 2.0)
         nursery.cancel_scope.cancel()
     for case in range(1, count + 1):
-        with trio.move_on_after(CASE_TIMEOUT), suppress(th.ConnectError):
+        with trio.move_on_after(CASE_TIMEOUT):
             await _echo_case(f"{base}/runCase?case={case}&agent={agent}", options)
+    # The server ends the run here (it may close before our upgrade completes).
     async with trio.open_nursery() as nursery:
-        link = await _open(f"{base}/updateReports?agent={agent}", options_for(engine, False), nursery)
-        await link.close(1000, "", 2.0)
+        with suppress(th.ConnectError):
+            url = f"{base}/updateReports?agent={agent}"
+            link = await _open(url, options_for(engine, False), nursery)
+            await link.close(1000, "", 2.0)
         nursery.cancel_scope.cancel()
 
 
@@ -138,11 +149,8 @@ async def run_cases(
     """Start the fuzzing server for ``cases``, drive them through ``engine``, return verdicts."""
     command = [sys.executable, __file__, "--serve", *cases]
     async with trio.open_nursery() as nursery:
-        proc = await nursery.start(
-            lambda task_status: trio.run_process(
-                command, stdout=subprocess.PIPE, task_status=task_status, check=False
-            )
-        )
+        run = functools.partial(trio.run_process, command, stdout=subprocess.PIPE, check=False)
+        proc = await nursery.start(run)
         try:
             assert proc.stdout is not None
             lines = _Lines(proc.stdout)
@@ -201,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for name in engines:
         started = time.monotonic()
-        verdicts = trio.run(functools.partial(run_cases, ENGINES[name], cases, compression=args.compression))
+        job = functools.partial(run_cases, ENGINES[name], cases, compression=args.compression)
+        verdicts = trio.run(job)
         failed = [v for v in verdicts if not v.passed]
         counts: dict[str, int] = {}
         for v in verdicts:
