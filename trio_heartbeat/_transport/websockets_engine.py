@@ -48,6 +48,7 @@ except ImportError:  # pragma: no cover - a websockets built without its C exten
 
 from trio_heartbeat._core.options import ConnectionOptions, PerMessageDeflate
 from trio_heartbeat._transport.common import ObservedStream, Target, retry_after_seconds
+from trio_heartbeat._transport.pump import PumpedLink
 from trio_heartbeat.errors import (
     ConnectError,
     ConnectionLost,
@@ -122,7 +123,7 @@ class _ClientProtocol(ClientProtocol):
         super().recv_frame(frame)
 
 
-class WebsocketsLink:
+class WebsocketsLink(PumpedLink):
     """One open WebSocket connection driven by websockets' protocol, no task.
 
     Only one task may call :meth:`receive` (the connection's pump); any task
@@ -137,21 +138,16 @@ class WebsocketsLink:
         options: ConnectionOptions,
         pending: list[Frame],
     ) -> None:
+        super().__init__(stream, options.read_size)
         self._proto = protocol
-        self.stream = stream
         self.subprotocol: str | None = protocol.subprotocol
         self.on_pong: Callable[[bytes], None] | None = None
         self._max_size = options.max_message_size
-        self._read_size = options.read_size
-        self._send_lock = trio.StrictFIFOLock()
-        self._ready: list[Message] = []
-        self._ready_pos = 0
         # The message being reassembled from fragments: binary parts, or text
         # parts and the UTF-8 decoder (set while a text message is open).
         self._parts: list[bytes] = []
         self._text_parts: list[str] = []
         self._decoder: codecs.IncrementalDecoder | None = None
-        self._closed: ConnectionLost | None = None
         # Raised once, after the messages that arrived before it are returned.
         self._error: RemoteProtocolError | None = None
         # Frames (and a failure, and a pong to send) may have come with the
@@ -168,20 +164,6 @@ class WebsocketsLink:
         data = b"".join(writes)
         if data:
             await self._send_bytes(data)
-
-    async def _send_bytes(self, data: bytes) -> None:
-        lock = self._send_lock
-        if lock.locked():
-            await lock.acquire()
-        else:
-            lock.acquire_nowait()  # send_all checkpoints anyway: no extra yield
-        try:
-            await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._closed = self._closed or ConnectionLost(1006, f"stream closed: {exc}")
-            raise self._closed from None
-        finally:
-            lock.release()
 
     async def send(self, message: Message) -> None:
         """Send one message; :class:`ConnectionLost` if the link is gone."""
@@ -215,13 +197,8 @@ class WebsocketsLink:
         (:class:`RemoteProtocolError`, after the messages that preceded it).
         """
         while True:
-            ready = self._ready
-            if ready:
-                message = ready[self._ready_pos]
-                self._ready_pos += 1
-                if self._ready_pos == len(ready):
-                    ready.clear()
-                    self._ready_pos = 0
+            message = self._pop_ready()
+            if message is not None:
                 return message
             if self._error is not None:
                 error, self._error = self._error, None
@@ -242,13 +219,6 @@ class WebsocketsLink:
             await self._flush()
             if self._closed is None and self._proto.parser_exc is not None:
                 self._parser_error(self._proto.parser_exc)
-
-    async def _read(self) -> bytes | bytearray:
-        try:
-            return await self.stream.receive_some(self._read_size)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._closed = ConnectionLost(1006, f"stream closed: {exc}")
-            raise self._closed from None
 
     def _on_frames(self, frames: list[Frame]) -> None:
         for frame in frames:
@@ -345,11 +315,6 @@ class WebsocketsLink:
                     except (ConnectionLost, ProtocolError):
                         pass  # a bad code or a broken link: the abort below ends it
             await self.stream.abort()
-
-    async def abort(self) -> None:
-        """Drop the link at once (no close frame): for dead peers."""
-        self._closed = self._closed or ConnectionLost(1006, "aborted")
-        await self.stream.abort()
 
 
 async def websockets_handshake(
