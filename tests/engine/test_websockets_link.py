@@ -3,6 +3,7 @@ reassembles, answers, refuses, and which of our errors each failure becomes."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -55,6 +56,23 @@ async def test_request_carries_resource_host_subprotocols_and_headers() -> None:
     assert server.header("X-T") == "1"
     assert server.header("Sec-WebSocket-Extensions") is None  # compression is off by default
     assert link.subprotocol == "b"
+
+
+async def test_no_frame_content_or_header_is_logged_even_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    options = th.ConnectionOptions(
+        transport=th.Transport.WEBSOCKETS, extra_headers=[("Authorization", "Bearer s3cr3t")]
+    )
+
+    async def serve(server: RawServer) -> None:
+        await server.accept(trailing=frame(TEXT, b"s3cr3t in"))
+
+    link, _ = await open_with(serve, options)
+    assert await link.receive() == "s3cr3t in"
+    await link.send("s3cr3t out")
+    assert all("s3cr3t" not in record.getMessage() for record in caplog.records)
 
 
 async def test_frames_in_the_handshake_answer_are_not_lost() -> None:
@@ -277,7 +295,7 @@ async def test_server_declining_compression_opens_uncompressed() -> None:
 
 def test_compression_needs_the_websockets_engine_and_valid_bits() -> None:
     with pytest.raises(ValueError, match=r"Transport\.WEBSOCKETS"):
-        th.ConnectionOptions(compression=th.PerMessageDeflate())
+        th.ConnectionOptions(transport=th.Transport.DIRECT, compression=th.PerMessageDeflate())
     with pytest.raises(ValueError, match="client_max_window_bits"):
         th.PerMessageDeflate(client_max_window_bits=8)
     with pytest.raises(ValueError, match="server_max_window_bits"):

@@ -60,8 +60,9 @@ __all__ = ["WebsocketsLink", "deflate_factory", "handshake_error", "websockets_h
 
 Message = str | bytes
 
-# websockets logs through this logger (at DEBUG only when asked, and "parser
-# failed" for a bug of its own).
+# websockets logs through this logger: only "parser failed" for a bug of its
+# own. Its DEBUG lines (every frame, with content: secrets) are switched off per
+# protocol (``protocol.debug = False``), whatever the logging configuration.
 _LOGGER = logging.getLogger("trio_heartbeat.websockets")
 _PACK_SHORT = struct.Struct("!BB").pack
 _PING = 0x89  # FIN + opcode 9
@@ -333,6 +334,7 @@ async def websockets_handshake(
         max_size=options.max_message_size,
         logger=_LOGGER,
     )
+    protocol.debug = False  # never log frames (their content) or headers
     request = protocol.connect()
     for name, value in options.extra_headers:
         request.headers[name] = value
