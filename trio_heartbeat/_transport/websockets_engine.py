@@ -162,7 +162,7 @@ class WebsocketsLink(PumpedLink):
         writes = self._proto.data_to_send()
         if not writes:
             return
-        data = b"".join(writes)
+        data = writes[0] if len(writes) == 1 else b"".join(writes)  # one frame: no copy
         if data:
             await self._send_bytes(data)
 
