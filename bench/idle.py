@@ -49,8 +49,13 @@ from bench._common import (
 )
 
 SCENARIO = "idle"
-#: ``trio_heartbeat`` runs the default engine, ``trio_heartbeat[direct]`` wsproto's.
-IDLE_CLIENTS = ("trio_heartbeat", "trio_heartbeat[direct]", "raw-trio-websocket", "websockets.trio")
+#: ``trio_heartbeat`` runs the default engine, ``trio_heartbeat[websockets]`` websockets'.
+IDLE_CLIENTS = (
+    "trio_heartbeat",
+    "trio_heartbeat[websockets]",
+    "raw-trio-websocket",
+    "websockets.trio",
+)
 CONNECT_CONCURRENCY = 64
 #: Seconds allowed for opening all connections in a child, on top of the hold.
 CONNECT_BUDGET = 120.0
@@ -99,12 +104,8 @@ async def _child_main(
         assert th is not None
         hb = th.Heartbeat.ping(interval=interval, timeout=hb_timeout)
         rp = th.ReconnectPolicy(wait_initial=0.1, wait_max=2.0)
-        direct = client.endswith("[direct]")
-        options = (
-            th.ConnectionOptions(transport=th.Transport.DIRECT)
-            if direct
-            else th.ConnectionOptions()
-        )
+        engine = client.removeprefix("trio_heartbeat").strip("[]")  # "" for the default
+        options = th.ConnectionOptions(**({"transport": th.Transport(engine)} if engine else {}))
 
         def make_cm() -> contextlib.AbstractAsyncContextManager[Any]:
             # One shared heartbeat clock for all connections, as a user at scale would.

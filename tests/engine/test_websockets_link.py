@@ -295,7 +295,7 @@ async def test_server_declining_compression_opens_uncompressed() -> None:
 
 def test_compression_needs_the_websockets_engine_and_valid_bits() -> None:
     with pytest.raises(ValueError, match=r"Transport\.WEBSOCKETS"):
-        th.ConnectionOptions(transport=th.Transport.DIRECT, compression=th.PerMessageDeflate())
+        th.ConnectionOptions(compression=th.PerMessageDeflate())  # DIRECT, the default
     with pytest.raises(ValueError, match="client_max_window_bits"):
         th.PerMessageDeflate(client_max_window_bits=8)
     with pytest.raises(ValueError, match="server_max_window_bits"):

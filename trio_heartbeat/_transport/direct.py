@@ -4,9 +4,9 @@ trio-websocket runs a reader task per connection and hands each message over
 a memory channel; its pings need a waiting task each. Here the connection's
 receiving task drives wsproto itself: every message costs no extra task
 switch, pongs are reported through a callback (no task per ping), and control
-frames are answered while receiving. Chosen with
-``ConnectionOptions(transport=Transport.DIRECT)``; wsproto is the protocol
-engine trio-websocket itself uses.
+frames are answered while receiving. Used by default
+(``ConnectionOptions(transport=Transport.DIRECT)``); wsproto is the protocol
+engine trio-websocket itself uses, so this adds no dependency.
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 Three engines, one contract (:class:`Link`), chosen by
 ``ConnectionOptions.transport``:
 
-- ``Transport.DIRECT`` (:mod:`.direct`): wsproto driven by the
+- ``Transport.DIRECT`` (default, :mod:`.direct`): wsproto driven by the
   connection's own receiving task; no task per connection or per ping.
 - ``Transport.TRIO_WEBSOCKET`` (:mod:`._link_trio_websocket`): trio-websocket,
   with its traps neutralised.
-- ``Transport.WEBSOCKETS`` (default, :mod:`.websockets_engine`): websockets'
+- ``Transport.WEBSOCKETS`` (:mod:`.websockets_engine`): websockets'
   sans-I/O protocol, driven like the direct link; offers permessage-deflate.
 
 Both bound the whole opening (dial, TLS, HTTP upgrade) by ``connect_timeout``,
