@@ -26,6 +26,7 @@ from typing import cast
 
 import trio
 from websockets.client import ClientProtocol
+from websockets.datastructures import Headers
 from websockets.exceptions import (
     InvalidHandshake,
     InvalidMessage,
@@ -111,12 +112,21 @@ def handshake_error(exc: BaseException) -> ConnectError:
 
 
 class _ClientProtocol(ClientProtocol):
-    """websockets' client protocol, accepting a close frame inside a fragmented message.
+    """websockets' client protocol, with two changes.
 
     RFC 6455 5.4 allows control frames between fragments; websockets fails the
     connection with 1002 when the control frame is a close (Autobahn 7.1.5). Here
     the unfinished message is dropped and the closing handshake goes on normally.
+    And an accepted handshake answer keeps no headers (memory per connection).
     """
+
+    def process_response(self, response: Response) -> None:
+        super().process_response(response)
+        # Accepted: its parser keeps the answer referenced for the connection's
+        # life; keep its headers and body (about 1.5 KiB) out of it.
+        response.headers = Headers()
+        response.body = b""
+        response.reason_phrase = ""
 
     def recv_frame(self, frame: Frame) -> None:
         if frame.opcode is _CLOSE_OP:
