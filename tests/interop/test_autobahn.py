@@ -22,11 +22,14 @@ from tests.interop.conftest import require_python_package
 pytestmark = [pytest.mark.interop, pytest.mark.autobahn]
 
 SCRIPT = Path(__file__).resolve().parents[2] / "interop" / "autobahn.py"
-#: One small and one auto-fragmented case of each 12.x (message sizes) and 13.x
-#: (offer / accept combination) subsection.
+#: The first case of each 12.x (message sizes) and 13.x (offer / accept combination)
+#: subsection, and one auto-fragmented case of each section (about 5 s; the full 12 + 13
+#: run takes about 5 minutes).
 COMPRESSION_SUBSET = (
-    *(f"12.{j}.{i}" for j in range(1, 6) for i in (1, 10)),
-    *(f"13.{j}.{i}" for j in range(1, 8) for i in (1, 10)),
+    *(f"12.{j}.1" for j in range(1, 6)),
+    *(f"13.{j}.1" for j in range(1, 8)),
+    "12.1.10",
+    "13.7.10",
 )
 
 
