@@ -68,6 +68,15 @@ async def _handler(ws: ServerConnection) -> None:
             await ws.drain()
         await ws.wait_closed()
         return
+    if path.startswith("/sink/"):
+        # Count ``count`` messages from the client, then say "done" (client-send benches).
+        count = int(path.split("/")[2])
+        received = 0
+        async for _ in ws:
+            received += 1
+            if received == count:
+                await ws.send("done")
+        return
     async for message in ws:
         await ws.send(message)
 

@@ -49,7 +49,13 @@ from bench._common import (
 )
 
 SCENARIO = "idle"
-IDLE_CLIENTS = ("trio_heartbeat", "raw-trio-websocket", "websockets.trio")
+#: ``trio_heartbeat`` runs the default engine, ``trio_heartbeat[websockets]`` websockets'.
+IDLE_CLIENTS = (
+    "trio_heartbeat",
+    "trio_heartbeat[websockets]",
+    "raw-trio-websocket",
+    "websockets.trio",
+)
 CONNECT_CONCURRENCY = 64
 #: Seconds allowed for opening all connections in a child, on top of the hold.
 CONNECT_BUDGET = 120.0
@@ -93,16 +99,18 @@ async def _child_main(
     failed = 0
 
     make_cm: Callable[[], contextlib.AbstractAsyncContextManager[Any]]
-    if client == "trio_heartbeat":
+    if client.startswith("trio_heartbeat"):
         th = load_managed()
         assert th is not None
         hb = th.Heartbeat.ping(interval=interval, reply_timeout=hb_timeout)
         rp = th.ReconnectPolicy(wait_initial=0.1, wait_max=2.0)
+        engine = client.removeprefix("trio_heartbeat").strip("[]")  # "" for the default
+        options = th.ConnectionOptions(**({"transport": th.Transport(engine)} if engine else {}))
 
         def make_cm() -> contextlib.AbstractAsyncContextManager[Any]:
             # One shared heartbeat clock for all connections, as a user at scale would.
             return th.open_managed_websocket(  # type: ignore[no-any-return]
-                url, heartbeat=hb, reconnect=rp, heartbeat_clock=shared["clock"]
+                url, heartbeat=hb, reconnect=rp, heartbeat_clock=shared["clock"], options=options
             )
     elif client == "raw-trio-websocket":
         from trio_websocket import open_websocket_url
@@ -155,7 +163,9 @@ async def _child_main(
             try:
                 async with limiter:
                     ws = await stack.enter_async_context(make_cm())
-                    if client == "trio_heartbeat":  # its block is entered before connecting
+                    if client.startswith(
+                        "trio_heartbeat"
+                    ):  # its block is entered before connecting
                         await ws.wait_connected()
             except Exception:
                 failed += 1
@@ -173,7 +183,7 @@ async def _child_main(
             await trio.sleep_forever()
 
     def snapshot() -> tuple[int, int, int]:
-        if client == "trio_heartbeat":
+        if client.startswith("trio_heartbeat"):
             stats = [ws.statistics() for ws in conns]
             return (
                 sum(getattr(s, "heartbeats_sent", 0) for s in stats),
@@ -189,7 +199,7 @@ async def _child_main(
 
     shared: dict[str, Any] = {}
     clock_stack = contextlib.AsyncExitStack()
-    if client == "trio_heartbeat":
+    if client.startswith("trio_heartbeat"):
         managed = load_managed()
         assert managed is not None
         shared["clock"] = await clock_stack.enter_async_context(managed.open_heartbeat_clock())
@@ -249,7 +259,7 @@ def _child(argv: list[str]) -> None:
 
 
 def _available(client: str) -> bool:
-    if client == "trio_heartbeat":
+    if client.startswith("trio_heartbeat"):
         return load_managed() is not None
     if client == "websockets.trio":
         return has_websockets_trio()

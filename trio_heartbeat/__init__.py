@@ -32,7 +32,7 @@ from trio_heartbeat._core.events import (
 )
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.liveness import Liveness
-from trio_heartbeat._core.options import ConnectionOptions, Overflow, Transport
+from trio_heartbeat._core.options import ConnectionOptions, Overflow, PerMessageDeflate, Transport
 from trio_heartbeat._core.reconnect import (
     Backoff,
     CloseAction,
@@ -105,6 +105,7 @@ __all__ = [
     "MessagesDropped",
     "OnConnect",
     "Overflow",
+    "PerMessageDeflate",
     "PlainCodec",
     "PeerUnresponsive",
     "ProxyRejected",

@@ -61,7 +61,8 @@ async def main(args: argparse.Namespace) -> None:
         next_id += 1
         client = next_id
         path = ws.request.path if ws.request is not None else None
-        log_event("connect", client=client, path=path)
+        extensions = [extension.name for extension in ws.protocol.extensions]
+        log_event("connect", client=client, path=path, extensions=extensions)
         try:
             async for message in ws:
                 log_event("message", client=client, binary=isinstance(message, bytes))

@@ -6,27 +6,30 @@
 //   other client gets isAlive = false and a ping.
 // Text and binary messages are echoed back unchanged.
 //
-// Usage: node ws_server.js [--port 0] [--heartbeat-interval 30]
+// Usage: node ws_server.js [--port 0] [--heartbeat-interval 30] [--per-message-deflate 0|1]
 // Events (JSON lines): connect, message, ping, pong, terminate, close.
 
 const http = require('http');
 const { WebSocketServer } = require('ws');
 const { parseArgs, logEvent, announceListening, exitOnSignals, ms } = require('./common');
 
-const args = parseArgs({ port: 0, 'heartbeat-interval': 30 });
+const args = parseArgs({ port: 0, 'heartbeat-interval': 30, 'per-message-deflate': 0 });
 exitOnSignals();
 
 const httpServer = http.createServer((req, res) => {
   res.writeHead(426, { 'Content-Type': 'text/plain' });
   res.end('WebSocket only\n');
 });
-const wss = new WebSocketServer({ server: httpServer });
+const wss = new WebSocketServer({
+  server: httpServer,
+  perMessageDeflate: args['per-message-deflate'] > 0,
+});
 let nextId = 1;
 
 wss.on('connection', (ws, req) => {
   ws.id = nextId++;
   ws.isAlive = true;
-  logEvent('connect', { client: ws.id, path: req.url });
+  logEvent('connect', { client: ws.id, path: req.url, extensions: ws.extensions });
   ws.on('error', (err) => logEvent('error', { client: ws.id, message: String(err && err.message) }));
   ws.on('pong', (data) => {
     ws.isAlive = true;

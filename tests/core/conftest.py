@@ -22,11 +22,14 @@ def echo_server(nursery: trio.Nursery) -> MemoryServer:
     return MemoryServer(nursery, echo)
 
 
-@pytest.fixture(autouse=True, params=[Transport.DIRECT, Transport.TRIO_WEBSOCKET], ids=str)
+ENGINES = [Transport.DIRECT, Transport.TRIO_WEBSOCKET, Transport.WEBSOCKETS]
+
+
+@pytest.fixture(autouse=True, params=ENGINES, ids=str)
 def transport(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Transport]:
-    """Every core test runs over both protocol engines."""
+    """Every core test runs over every protocol engine."""
     chosen: Transport = request.param
     original = connection_module.ManagedWebSocket.__init__
 

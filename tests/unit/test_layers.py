@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "trio_heartbeat"
-ENGINE_LIBRARIES = {"trio_websocket", "wsproto", "h11"}
+ENGINE_LIBRARIES = {"trio_websocket", "wsproto", "h11", "websockets"}
 
 
 def imports_of(path: pathlib.Path) -> set[str]:

@@ -34,6 +34,7 @@ __all__ = [
     "close_code",
     "http_status",
     "instance_of",
+    "int_range",
     "non_negative",
     "number",
     "optional",
@@ -130,6 +131,15 @@ def http_status(low: int) -> Rule:
         return isinstance(value, int) and not isinstance(value, bool) and low <= value <= 599
 
     return Rule(f"an HTTP status {low}-599", test)
+
+
+def int_range(low: int, high: int) -> Rule:
+    """An int from ``low`` to ``high`` (both included); never a bool."""
+
+    def test(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    return Rule(f"an int from {low} to {high}", test)
 
 
 callable_value = Rule("a callable", callable)

@@ -37,6 +37,7 @@ from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
+from trio_heartbeat._transport.pump import PumpedLink
 from trio_heartbeat._transport.translate import broken_frame
 from trio_heartbeat._transport.upgrade import UpgradeResponse, rejection
 from trio_heartbeat.errors import (
@@ -61,7 +62,7 @@ def ping_frame(payload: bytes) -> bytes:
     return bytes((0x89, 0x80 | len(payload))) + key + masked
 
 
-class DirectLink:
+class DirectLink(PumpedLink):
     """One open WebSocket connection driven by wsproto, no background task.
 
     Only one task may call :meth:`receive` (the connection's pump); any task
@@ -76,20 +77,13 @@ class DirectLink:
         subprotocol: str | None,
         options: ConnectionOptions,
     ) -> None:
+        super().__init__(stream, options.read_size)
         self._ws = ws
-        self.stream = stream
         self.subprotocol = subprotocol
         self.on_pong: Callable[[bytes], None] | None = None
         self._max_size = options.max_message_size
-        self._read_size = options.read_size
-        self._send_lock = trio.StrictFIFOLock()
-        # Decoded messages not yet returned: a list and a read position (an
-        # empty deque would cost 0.6 KiB per connection).
-        self._ready: list[Message] = []
-        self._ready_pos = 0
         self._parts: list[Message] = []
         self._size = 0
-        self._closed: ConnectionLost | None = None
         self._fault: RemoteProtocolError | None = None  # raised once, after the ready messages
         self._fed = True  # wsproto may hold bytes that came with the handshake
 
@@ -101,22 +95,6 @@ class DirectLink:
                 CloseCode.ABNORMAL_CLOSURE, "connection no longer open"
             ) from None
         await self._send_bytes(data)
-
-    async def _send_bytes(self, data: bytes) -> None:
-        lock = self._send_lock
-        if lock.locked():
-            await lock.acquire()
-        else:
-            lock.acquire_nowait()  # send_all checkpoints anyway: no extra yield
-        try:
-            await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._closed = self._closed or ConnectionLost(
-                CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}"
-            )
-            raise self._closed from None
-        finally:
-            lock.release()
 
     async def send(self, message: Message) -> None:
         """Send one message; :class:`ConnectionLost` if the link is gone."""
@@ -149,13 +127,8 @@ class DirectLink:
         :class:`ConnectionLost`.
         """
         while True:
-            ready = self._ready
-            if ready:
-                message = ready[self._ready_pos]
-                self._ready_pos += 1
-                if self._ready_pos == len(ready):
-                    ready.clear()
-                    self._ready_pos = 0
+            message = self._pop_ready()
+            if message is not None:
                 return message
             if self._closed is not None:
                 fault, self._fault = self._fault, None
@@ -173,13 +146,6 @@ class DirectLink:
                 continue
             self._ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
             self._fed = True
-
-    async def _read(self) -> bytes | bytearray:
-        try:
-            return await self.stream.receive_some(self._read_size)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._closed = ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}")
-            raise self._closed from None
 
     async def _process_events(self) -> None:
         try:
@@ -271,11 +237,6 @@ class DirectLink:
                     except (ConnectionLost, WsRemoteProtocolError):
                         pass
             await self.stream.abort()
-
-    async def abort(self) -> None:
-        """Drop the link at once (no close frame): for dead peers."""
-        self._closed = self._closed or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "aborted")
-        await self.stream.abort()
 
 
 async def direct_handshake(

@@ -1,12 +1,14 @@
 """The transport seam: opening a link, whichever engine drives it.
 
-Two engines, one contract (:class:`Link`), chosen by
+Three engines, one contract (:class:`Link`), chosen by
 ``ConnectionOptions.transport``:
 
 - ``Transport.DIRECT`` (default, :mod:`.direct`): wsproto driven by the
   connection's own receiving task; no task per connection or per ping.
 - ``Transport.TRIO_WEBSOCKET`` (:mod:`.trio_websocket`): trio-websocket,
   with its traps neutralised.
+- ``Transport.WEBSOCKETS`` (:mod:`.websockets_engine`): websockets'
+  sans-I/O protocol, driven like the direct link; offers permessage-deflate.
 
 Both bound the whole opening (dial, proxy, TLS, HTTP upgrade, redirects) by
 ``connect_timeout``, observe every inbound byte, abort dead peers, and raise
@@ -35,6 +37,7 @@ from trio_heartbeat._transport.proxy_env import choose_proxy
 from trio_heartbeat._transport.redirects import MAX_REDIRECTS, RedirectRequested, redirect_target
 from trio_heartbeat._transport.translate import opening_error, translate_error
 from trio_heartbeat._transport.trio_websocket import trio_websocket_handshake
+from trio_heartbeat._transport.websockets_engine import websockets_handshake
 from trio_heartbeat.errors import ConnectError, ConnectTimeout, HandshakeRejected
 
 __all__ = [
@@ -151,6 +154,8 @@ async def _open_once(
         stream = ObservedStream(await dial())
         if options.transport is Transport.DIRECT:
             return await direct_handshake(stream, target, options)
+        if options.transport is Transport.WEBSOCKETS:
+            return await websockets_handshake(stream, target, options)
         assert nursery is not None, "the trio-websocket link needs a nursery"
         return await nursery.start(_host_trio_websocket, stream, target, options)  # type: ignore[no-any-return]
     except BaseExceptionGroup as group:

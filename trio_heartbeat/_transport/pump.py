@@ -1,0 +1,74 @@
+"""What the engines driven by the connection's own receiving task share.
+
+Both the direct (wsproto) and the websockets link have no task of their own:
+the pump task reads, the engine parses, decoded messages wait in a list. This
+is the common part: the FIFO send lock, reading with the stream's errors
+turned into :class:`ConnectionLost`, the ready list, and abort.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from trio_heartbeat._core.close_codes import CloseCode
+from trio_heartbeat._transport.common import ObservedStream
+from trio_heartbeat.errors import ConnectionLost
+
+__all__ = ["PumpedLink"]
+
+Message = str | bytes
+
+
+class PumpedLink:
+    """The base of a link driven by its reader: only one task may receive."""
+
+    def __init__(self, stream: ObservedStream, read_size: int) -> None:
+        self.stream = stream
+        self._read_size = read_size
+        self._send_lock = trio.StrictFIFOLock()
+        # Decoded messages not yet returned: a list and a read position (an
+        # empty deque would cost 0.6 KiB per connection).
+        self._ready: list[Message] = []
+        self._ready_pos = 0
+        self._closed: ConnectionLost | None = None
+
+    def _pop_ready(self) -> Message | None:
+        """The next decoded message, None when there is none."""
+        ready = self._ready
+        if not ready:
+            return None
+        message = ready[self._ready_pos]
+        self._ready_pos += 1
+        if self._ready_pos == len(ready):
+            ready.clear()
+            self._ready_pos = 0
+        return message
+
+    async def _send_bytes(self, data: bytes) -> None:
+        """Write ``data`` whole, in FIFO order with other senders."""
+        lock = self._send_lock
+        if lock.locked():
+            await lock.acquire()
+        else:
+            lock.acquire_nowait()  # send_all checkpoints anyway: no extra yield
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._closed = self._closed or ConnectionLost(
+                CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}"
+            )
+            raise self._closed from None
+        finally:
+            lock.release()
+
+    async def _read(self) -> bytes | bytearray:
+        try:
+            return await self.stream.receive_some(self._read_size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._closed = ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}")
+            raise self._closed from None
+
+    async def abort(self) -> None:
+        """Drop the link at once (no close frame): for dead peers."""
+        self._closed = self._closed or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "aborted")
+        await self.stream.abort()
