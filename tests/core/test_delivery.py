@@ -290,7 +290,9 @@ async def test_resends_are_capped_when_every_link_dies_before_its_first_reply(
     assert stats.send_buffered == 0
     assert stats.state == "connected"
     tail = server.received[-1]
-    assert 0 < len(tail) < 30
+    # Fewer than 30: the link stays up. It may be empty when the last messages
+    # were abandoned on the link before (seen once in CI; trio varies task order).
+    assert len(tail) < 30
     # Everything before the tail was written max_resends + 1 = 3 times, then
     # abandoned and reported, in order; nothing vanished.
     assert abandoned + tail == SENT
