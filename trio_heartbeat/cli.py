@@ -29,6 +29,7 @@ from typing import Any, TextIO
 import trio
 
 from trio_heartbeat._client.connection import ManagedWebSocket, open_managed_websocket
+from trio_heartbeat._client.live_link import LiveLink
 from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.events import (
     Closed,
@@ -42,7 +43,7 @@ from trio_heartbeat._core.events import (
 )
 from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.heartbeat import Heartbeat
-from trio_heartbeat._core.options import ConnectionOptions
+from trio_heartbeat._core.options import ConnectionOptions, PerMessageDeflate, Transport
 from trio_heartbeat._core.reconnect import ReconnectPolicy
 from trio_heartbeat._transport.links import parse_url
 from trio_heartbeat.errors import HeartbeatError, ReconnectGaveUp, SendBufferFull, UsageError
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure", action="store_true", help="do not verify the server's TLS certificate"
     )
     parser.add_argument(
+        "--compress", action="store_true", help="offer permessage-deflate compression"
+    )
+    parser.add_argument(
         "--wait",
         type=float,
         default=1.0,
@@ -119,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     tests.add_argument(
         "--receive-buffer", type=int, default=1024, metavar="N", help="messages held unread"
     )
+    tests.add_argument(
+        "--stop-pongs-after", type=int, metavar="N",
+        help="answer N pings per connection, then none (the server should drop us)",
+    )  # fmt: skip
     tests.add_argument(
         "--close-after", type=float, metavar="S",
         help="S s after connecting, close with --close-code and exit",
@@ -193,6 +201,8 @@ def configure(args: argparse.Namespace) -> tuple[Heartbeat, ReconnectPolicy, Con
             max_attempts=args.max_attempts,
         )
         fields: dict[str, Any] = {"extra_headers": _headers(args.header)}
+        if args.compress:
+            fields.update(transport=Transport.WEBSOCKETS, compression=PerMessageDeflate())
         options = ConnectionOptions(
             subprotocols=tuple(args.subprotocol),
             ssl_context=_ssl_context(args),
@@ -209,6 +219,8 @@ def configure(args: argparse.Namespace) -> tuple[Heartbeat, ReconnectPolicy, Con
     for flag in ("stop_reading_after", "close_after"):
         if getattr(args, flag) is not None and getattr(args, flag) < 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 0 seconds")
+    if args.stop_pongs_after is not None and args.stop_pongs_after < 0:
+        raise UsageError("--stop-pongs-after must be >= 0")
     if not v.close_code.test(args.close_code):
         raise UsageError(f"--close-code {args.close_code} may not be sent")
     return heartbeat, policy, options
@@ -396,10 +408,17 @@ async def run(args: argparse.Namespace, stdin: trio.abc.ReceiveStream, report: R
     interrupted: list[bool] = []
     report.status("start", f"connecting to {url}", url=url)
     session: Session | None = None
+    on_connect = None
+    if args.stop_pongs_after is not None:
+        count: int = args.stop_pongs_after
+
+        async def on_connect(link: LiveLink) -> None:
+            link._stop_pongs_after(count)  # the CLI's engines (DIRECT, WEBSOCKETS) support it
+
     async with trio.open_nursery() as nursery:
         await nursery.start(_cancel_on_ctrl_c, nursery.cancel_scope, interrupted)
         async with open_managed_websocket(
-            args.url, heartbeat=heartbeat, reconnect=policy, options=options
+            args.url, heartbeat=heartbeat, reconnect=policy, options=options, on_connect=on_connect
         ) as ws:
             session = Session(ws, report, args)
             await session.run(stdin)

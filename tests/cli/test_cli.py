@@ -9,21 +9,29 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from importlib.metadata import entry_points
 
 import pytest
 import trio
 import trio_websocket
 
+from tests.interop.conftest import InteropServers, interop_servers
 from tests.loopback.conftest import echo_process
 from tests.loopback.test_client_loopback import EchoProcess
 from tests.loopback.test_proxies import proxy_process
-from trio_heartbeat import ConnectionOptions, Heartbeat, ReconnectPolicy
+from trio_heartbeat import (
+    ConnectionOptions,
+    Heartbeat,
+    PerMessageDeflate,
+    ReconnectPolicy,
+    Transport,
+)
 from trio_heartbeat.cli import Reporter, build_parser, configure, main, safe_url
 from trio_heartbeat.errors import UsageError
 from trio_heartbeat.server import ClientEnd, ServerClient, ServerHeartbeat, open_heartbeat_server
 
-__all__ = ["echo_process"]  # the fixture, shared with the loopback tests
+__all__ = ["echo_process", "interop_servers"]  # fixtures, shared with those tests
 
 TIMEOUT = 20.0
 FAST = ["--interval", "0.5", "--timeout", "0.5", "--wait-initial", "0.1", "--wait-max", "0.2"]
@@ -92,6 +100,20 @@ def test_proxy_flags() -> None:
     with pytest.raises(UsageError) as info:
         settings("--proxy", "ftp://u:pw-secret@127.0.0.1:21")
     assert "pw-secret" not in str(info.value)
+
+
+def test_compress_flag_offers_permessage_deflate_over_the_websockets_engine() -> None:
+    options = settings("--compress")[2]
+    assert options.transport is Transport.WEBSOCKETS
+    assert options.compression == PerMessageDeflate()
+    plain = settings()[2]
+    assert plain.transport is Transport.DIRECT and plain.compression is None
+
+
+def test_stop_pongs_after_must_not_be_negative() -> None:
+    assert build_parser().parse_args(["ws://h/", "--stop-pongs-after", "0"]).stop_pongs_after == 0
+    with pytest.raises(UsageError, match="--stop-pongs-after"):
+        settings("--stop-pongs-after", "-1")
 
 
 def test_bad_flags_are_usage_errors_that_hide_header_values() -> None:
@@ -221,17 +243,23 @@ class Child:
         await self.proc.stdin.send_all(line.encode())
 
 
-async def open_child(*args: str) -> Child:
+@contextlib.asynccontextmanager
+async def open_child(*args: str) -> AsyncIterator[Child]:
+    """The CLI with ``args`` in a child process, killed (by its PID) if still running at the end."""
     proc = await trio.lowlevel.open_process(
         cli(*args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    return Child(proc)
+    try:
+        yield Child(proc)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 @pytest.mark.loopback
 async def test_reconnects_after_a_server_restart(echo_process: EchoProcess) -> None:
-    child = await open_child(echo_process.url, "--wait", "0.2", *FAST)
-    try:
+    async with open_child(echo_process.url, "--wait", "0.2", *FAST) as child:
         with trio.fail_after(TIMEOUT):
             await child.expect("err", "connected (attempt 1)")
             await child.send("one\n")
@@ -246,16 +274,11 @@ async def test_reconnects_after_a_server_restart(echo_process: EchoProcess) -> N
             assert child.proc.stdin is not None
             await child.proc.stdin.aclose()  # end of input: wait 0.2 s, close, exit 0
             assert await child.proc.wait() == 0
-    finally:
-        if child.proc.returncode is None:
-            child.proc.kill()  # our own child, by its PID
-            await child.proc.wait()
 
 
 @pytest.mark.loopback
 async def test_ctrl_c_exits_130_without_a_traceback(echo_process: EchoProcess) -> None:
-    child = await open_child(echo_process.url, *FAST)
-    try:
+    async with open_child(echo_process.url, *FAST) as child:
         with trio.fail_after(TIMEOUT):
             await child.expect("err", "connected (attempt 1)")
             child.proc.send_signal(signal.SIGINT)
@@ -264,10 +287,6 @@ async def test_ctrl_c_exits_130_without_a_traceback(echo_process: EchoProcess) -
             assert child.proc.stderr is not None
             rest = child.err + b"".join([chunk async for chunk in child.proc.stderr])
             assert b"Traceback" not in rest
-    finally:
-        if child.proc.returncode is None:
-            child.proc.kill()
-            await child.proc.wait()
 
 
 @pytest.mark.loopback
@@ -290,18 +309,13 @@ async def test_stop_reading_lets_a_server_find_its_slow_consumer() -> None:
     async with open_heartbeat_server(ticker, "127.0.0.1", 0, heartbeat=heartbeat) as srv:
         url = f"ws://127.0.0.1:{srv.port}/"
         args = ("--stop-reading-after", "0.3", "--receive-buffer", "2", "--no-heartbeat")
-        child = await open_child(url, *args, "--wait-initial", "5", "--wait-max", "5")
-        try:
+        async with open_child(url, *args, "--wait-initial", "5", "--wait-max", "5") as child:
             with trio.fail_after(TIMEOUT):
                 await child.expect("out", "tick\n")
                 await child.expect("err", "stopped reading")
                 await ended.wait()  # the client never notices: it reads nothing
                 child.proc.send_signal(signal.SIGINT)
                 assert await child.proc.wait() == 130
-        finally:
-            if child.proc.returncode is None:
-                child.proc.kill()
-                await child.proc.wait()
     assert ends == [ClientEnd.UNRESPONSIVE]
 
 
@@ -323,16 +337,11 @@ async def test_close_after_closes_with_the_code_and_exits_0() -> None:
     async with trio.open_nursery() as nursery:
         server = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
         url = f"ws://127.0.0.1:{server.port}/"
-        child = await open_child(url, "--close-after", "0.2", "--close-code", "4002")
-        try:
+        async with open_child(url, "--close-after", "0.2", "--close-code", "4002") as child:
             with trio.fail_after(TIMEOUT):
                 await child.expect("err", "closing with code 4002")
                 assert await child.proc.wait() == 0  # stdin still open: it exits by itself
                 await closed.wait()
-        finally:
-            if child.proc.returncode is None:
-                child.proc.kill()
-                await child.proc.wait()
         nursery.cancel_scope.cancel()
     assert closes == [4002]
 
@@ -340,3 +349,58 @@ async def test_close_after_closes_with_the_code_and_exits_0() -> None:
 def test_close_code_must_be_sendable() -> None:
     with pytest.raises(UsageError):
         settings("--close-after", "1", "--close-code", "1006")
+
+
+@pytest.mark.interop
+async def test_compress_is_negotiated_with_a_websockets_server(
+    interop_servers: InteropServers,
+) -> None:
+    server = await interop_servers.websockets(ping_interval=5.0, ping_timeout=5.0)
+    text = "compressible " * 4000  # 52,000 characters
+    for flags, extensions in (((), []), (("--compress",), ["permessage-deflate"])):
+        with trio.fail_after(TIMEOUT):
+            done = await trio.run_process(
+                cli(server.url, *flags, "--wait", "0.3"),
+                stdin=(text + "\n").encode(),
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.decode() == text + "\n"
+        assert server.events("connect")[-1]["extensions"] == extensions
+
+
+@pytest.mark.loopback
+async def test_stop_pongs_after_lets_a_server_heartbeat_drop_the_client() -> None:
+    """The client answers 2 pings per connection, then none: the server's isAlive
+    rounds drop it at the 4th round after it connected, and the CLI reconnects."""
+    interval, answered = 0.5, 2
+    lifetimes: list[float] = []
+    ends: list[ClientEnd | None] = []
+    ended = trio.Event()
+
+    async def handler(client: ServerClient) -> None:
+        try:
+            async for _ in client:
+                pass
+        finally:
+            lifetimes.append(trio.current_time() - client.info.connected_since)
+            ends.append(client.end_reason)
+            ended.set()
+
+    heartbeat = ServerHeartbeat.ping(interval)
+    async with open_heartbeat_server(handler, "127.0.0.1", 0, heartbeat=heartbeat) as srv:
+        url = f"ws://127.0.0.1:{srv.port}/"
+        args = ("--stop-pongs-after", str(answered), "--no-heartbeat", "--wait-initial", "0.1")
+        async with open_child(url, *args) as child:
+            with trio.fail_after(TIMEOUT):
+                await child.expect("err", "connected (attempt 1)")
+                await ended.wait()
+                await child.expect("err", "disconnected: ")
+                await child.expect("err", "connected (attempt")  # a new link answers 2 again
+                child.proc.send_signal(signal.SIGINT)
+                assert await child.proc.wait() == 130
+    assert ends[0] is ClientEnd.UNRESPONSIVE
+    # Rounds 1..3 probe (answered, answered, unanswered), round 4 terminates.
+    assert (answered + 1) * interval < lifetimes[0] <= (answered + 2) * interval + 0.25

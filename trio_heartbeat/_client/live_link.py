@@ -9,6 +9,8 @@ from typing import Any
 from trio_heartbeat._client.queues import Inbox
 from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._transport.links import Link
+from trio_heartbeat._transport.pump import PumpedLink
+from trio_heartbeat.errors import UsageError
 
 __all__ = ["LiveLink", "OnConnect", "run_on_connect"]
 
@@ -77,3 +79,14 @@ class LiveLink:
         with ``Heartbeat.disabled()``).
         """
         self._session.set_silence_timeout(seconds)
+
+    def _stop_pongs_after(self, count: int) -> None:
+        """Testing aid (the CLI's ``--stop-pongs-after``): answer ``count`` pings
+        on this link in all, then none, so the server's heartbeat should drop it.
+
+        Private: only the DIRECT and WEBSOCKETS engines support it (trio-websocket
+        answers pings in its own reader task); :class:`UsageError` on another.
+        """
+        if not isinstance(self._link, PumpedLink):
+            raise UsageError("stopping pongs needs Transport.DIRECT or Transport.WEBSOCKETS")
+        self._link.stop_pongs_after(count)

@@ -155,6 +155,8 @@ class DirectLink(PumpedLink):
                     if self._closed is not None:
                         return
                 elif isinstance(event, Ping):
+                    if not self._answer_ping():
+                        continue
                     try:
                         await self._send_event(event.response())
                     except ConnectionLost:

@@ -3,7 +3,8 @@
 Both the direct (wsproto) and the websockets link have no task of their own:
 the pump task reads, the engine parses, decoded messages wait in a list. This
 is the common part: the FIFO send lock, reading with the stream's errors
-turned into :class:`ConnectionLost`, the ready list, and abort.
+turned into :class:`ConnectionLost`, the ready list, abort, and the testing
+aid that stops answering pings (:meth:`PumpedLink.stop_pongs_after`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ Message = str | bytes
 
 class PumpedLink:
     """The base of a link driven by its reader: only one task may receive."""
+
+    # Class defaults: an instance gets its own only once it answers a ping.
+    _pongs_sent = 0
+    _pong_limit: int | None = None
 
     def __init__(self, stream: ObservedStream, read_size: int) -> None:
         self.stream = stream
@@ -67,6 +72,18 @@ class PumpedLink:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self._closed = ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}")
             raise self._closed from None
+
+    def stop_pongs_after(self, count: int) -> None:
+        """Answer ``count`` pings on this link in all (those answered already
+        included), then none: a testing aid for servers' heartbeats."""
+        self._pong_limit = count
+
+    def _answer_ping(self) -> bool:
+        """Whether to answer the ping that just arrived (counted if so)."""
+        if self._pong_limit is not None and self._pongs_sent >= self._pong_limit:
+            return False
+        self._pongs_sent += 1
+        return True
 
     async def abort(self) -> None:
         """Drop the link at once (no close frame): for dead peers."""

@@ -126,13 +126,16 @@ def handshake_error(exc: BaseException) -> ConnectError:
 
 
 class _ClientProtocol(ClientProtocol):
-    """websockets' client protocol, with two changes.
+    """websockets' client protocol, with three changes.
 
     RFC 6455 5.4 allows control frames between fragments; websockets fails the
     connection with 1002 when the control frame is a close (Autobahn 7.1.5). Here
     the unfinished message is dropped and the closing handshake goes on normally.
-    And an accepted handshake answer keeps no headers (memory per connection).
+    An accepted handshake answer keeps no headers (memory per connection). And
+    a ping is answered only if ``answer_ping()`` says so (the link's testing aid).
     """
+
+    answer_ping: Callable[[], bool] | None = None
 
     def process_response(self, response: Response) -> None:
         super().process_response(response)
@@ -145,6 +148,9 @@ class _ClientProtocol(ClientProtocol):
     def recv_frame(self, frame: Frame) -> None:
         if frame.opcode is _CLOSE_OP:
             self.current_size = None
+        elif frame.opcode is _PING_OP and self.answer_ping and not self.answer_ping():
+            self.events.append(frame)  # what websockets does for a ping, less the pong
+            return
         super().recv_frame(frame)
 
 
@@ -158,13 +164,14 @@ class WebsocketsLink(PumpedLink):
 
     def __init__(
         self,
-        protocol: ClientProtocol,
+        protocol: _ClientProtocol,
         stream: ObservedStream,
         options: ConnectionOptions,
         pending: list[Frame],
     ) -> None:
         super().__init__(stream, options.read_size)
         self._proto = protocol
+        protocol.answer_ping = self._answer_ping
         self.subprotocol: str | None = protocol.subprotocol
         self.on_pong: Callable[[bytes], None] | None = None
         self._max_size = options.max_message_size
