@@ -37,7 +37,7 @@ from trio_heartbeat import (
     WaitingToReconnect,
     open_managed_websocket,
 )
-from trio_heartbeat.server._serve import ServerClient, ServerHeartbeat, open_heartbeat_server
+from trio_heartbeat.server import ServerClient, ServerHeartbeat, open_heartbeat_server
 from trio_heartbeat.testing import Direction, Faults, open_fault_proxy
 
 FAULTS = ("half-open", "one-way", "silent-pongs", "close", "drop", "abort", "none")

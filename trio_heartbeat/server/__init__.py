@@ -34,22 +34,16 @@ subprotocols) and returns ``Accept(subprotocol=..., data=...)`` or
 (``ssl_context``) are :class:`ServerOptions`.
 """
 
-from trio_heartbeat.server._serve import (
-    Accept,
-    ClientEnd,
-    ClientInfo,
+from trio_heartbeat.server._client import ClientEnd, ClientInfo, ServerClient
+from trio_heartbeat.server._config import (
     FullQueue,
-    HeartbeatServer,
-    InvalidMessage,
-    Reject,
-    ServerClient,
     ServerHeartbeat,
     ServerOptions,
     ServerStatistics,
-    UpgradeRequest,
-    open_heartbeat_server,
-    serve_heartbeat,
 )
+from trio_heartbeat.server._hooks import Accept, InvalidMessage, Reject, UpgradeRequest
+from trio_heartbeat.server._serve import open_heartbeat_server, serve_heartbeat
+from trio_heartbeat.server._server import HeartbeatServer
 
 __all__ = [
     "Accept",

@@ -1,7 +1,7 @@
-"""One connected client of a :class:`~trio_heartbeat.server._serve.HeartbeatServer`.
+"""One connected client of a :class:`~trio_heartbeat.server.HeartbeatServer`.
 
 Public names (:class:`ServerClient`, :class:`ClientInfo`, :class:`ClientEnd`) are
-re-exported by :mod:`trio_heartbeat.server._serve`; construct nothing here yourself.
+re-exported by :mod:`trio_heartbeat.server`; construct nothing here yourself.
 """
 
 from __future__ import annotations

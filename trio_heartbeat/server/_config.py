@@ -1,4 +1,4 @@
-"""Configuration and statistics of :mod:`trio_heartbeat.server._serve` (re-exported there)."""
+"""Configuration and statistics of :mod:`trio_heartbeat.server` (re-exported there)."""
 
 from __future__ import annotations
 

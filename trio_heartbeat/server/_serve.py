@@ -1,5 +1,5 @@
 """The server's entry points: ``open_heartbeat_server`` (an ``async with``) and
-``serve_heartbeat`` (for ``nursery.start``); the public names are re-exported here."""
+``serve_heartbeat`` (for ``nursery.start``). Users import them from :mod:`trio_heartbeat.server`."""
 
 from __future__ import annotations
 
@@ -9,34 +9,16 @@ from typing import NoReturn, Unpack
 
 import trio
 
-from trio_heartbeat.server._client import ClientEnd, ClientInfo, ServerClient
 from trio_heartbeat.server._config import (
-    FullQueue,
     LegacySettings,
     ServerHeartbeat,
     ServerOptions,
-    ServerStatistics,
     merge_options,
 )
-from trio_heartbeat.server._hooks import Accept, Authorize, InvalidMessage, Reject, UpgradeRequest
+from trio_heartbeat.server._hooks import Authorize
 from trio_heartbeat.server._server import Handler, HeartbeatServer, Validate
 
-__all__ = [
-    "Accept",
-    "ClientEnd",
-    "ClientInfo",
-    "FullQueue",
-    "HeartbeatServer",
-    "InvalidMessage",
-    "Reject",
-    "ServerClient",
-    "ServerHeartbeat",
-    "ServerOptions",
-    "ServerStatistics",
-    "UpgradeRequest",
-    "open_heartbeat_server",
-    "serve_heartbeat",
-]
+__all__ = ["open_heartbeat_server", "serve_heartbeat"]
 
 
 @asynccontextmanager

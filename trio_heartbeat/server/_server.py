@@ -1,6 +1,6 @@
 """The heartbeat server: the registry of clients, their tasks and the heartbeat rounds.
 
-Started by the entry points in :mod:`trio_heartbeat.server._serve`.
+Started by the entry points in :mod:`trio_heartbeat.server`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ the test passed or failed.
 
 Real sockets on 127.0.0.1 (real time; do not combine with ``autojump_clock``):
 
-- ``heartbeat_server``: a :class:`~trio_heartbeat.server._serve.HeartbeatServer` on an
+- ``heartbeat_server``: a :class:`~trio_heartbeat.server.HeartbeatServer` on an
   ephemeral port whose handler echoes every application message.
 - ``fault_proxy``: a :class:`FaultProxy` in front of ``heartbeat_server``,
   obeying the ``heartbeat_faults`` switchboard.
@@ -47,7 +47,7 @@ from trio_heartbeat._core.groups import leaf_exceptions
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.reconnect import ReconnectPolicy
-from trio_heartbeat.server._serve import (
+from trio_heartbeat.server import (
     HeartbeatServer,
     ServerClient,
     ServerHeartbeat,
