@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable
 from contextlib import suppress
 
@@ -269,7 +268,7 @@ async def direct_handshake(
                 assert ws.connection is not None
                 return DirectLink(ws.connection, stream, event.subprotocol, options)
             if isinstance(event, RejectConnection):  # a head the watcher let through
-                raise rejection(event.status_code, event.headers, time.time())
+                raise rejection(event.status_code, event.headers)
         data = await stream.receive_some(options.read_size)
         if not data:
             raise ConnectError("connection closed during the opening handshake")

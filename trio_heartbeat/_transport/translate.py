@@ -10,7 +10,6 @@ session call :func:`translate_error` on whatever ends an attempt or a link.
 from __future__ import annotations
 
 import ssl
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -50,7 +49,7 @@ def translate_error(exc: BaseException) -> BaseException:
     if isinstance(exc, HeartbeatError):
         return exc
     if isinstance(exc, trio_websocket.ConnectionRejected):
-        return rejection(exc.status_code, exc.headers, time.time())
+        return rejection(exc.status_code, exc.headers)
     if isinstance(exc, trio_websocket.ConnectionClosed):
         reason = exc.reason
         code = reason.code if reason is not None else CloseCode.ABNORMAL_CLOSURE

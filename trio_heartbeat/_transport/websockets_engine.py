@@ -21,7 +21,6 @@ import codecs
 import logging
 import os
 import struct
-import time
 from collections.abc import Callable
 from typing import cast
 
@@ -116,7 +115,7 @@ def handshake_error(exc: BaseException) -> ConnectError:
         headers = [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw_items()
         ]
-        return rejection(response.status_code, headers, time.time())
+        return rejection(response.status_code, headers)
     if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
         return ConnectError("connection closed during the opening handshake")
     if isinstance(exc, InvalidHandshake):

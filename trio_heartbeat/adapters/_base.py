@@ -33,7 +33,7 @@ import abc
 import random
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar
 
 import trio
 
@@ -54,12 +54,13 @@ from trio_heartbeat._core.reconnect import ReconnectPolicy
 from trio_heartbeat._core.resume import Resume
 from trio_heartbeat._core.suspend import SuspendCheck
 from trio_heartbeat._transport.links import Dial
-from trio_heartbeat.errors import ConnectTimeout, UsageError
+from trio_heartbeat.errors import ConnectionClosedError, ConnectTimeout, UsageError
 
 if TYPE_CHECKING:  # the metrics module imports opentelemetry: only when used
     from trio_heartbeat.metrics import Metrics
 
 __all__ = [
+    "EventIteration",
     "ADAPTER_ARGUMENTS",
     "DEFAULT_OPEN_TIMEOUT",
     "ManagedArguments",
@@ -101,6 +102,24 @@ def require_unbatched(managed: ManagedArguments, why: str) -> None:
 
 
 CodecT = TypeVar("CodecT", bound=Codec)
+EventT = TypeVar("EventT")
+
+
+class EventIteration(Generic[EventT]):
+    """``async for event in client``: :meth:`next_event` until the connection is
+    closed; raises like ``ManagedWebSocket.receive`` if the policy gave up."""
+
+    async def next_event(self) -> EventT:
+        raise NotImplementedError
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> EventT:
+        try:
+            return await self.next_event()
+        except ConnectionClosedError:
+            raise StopAsyncIteration from None
 
 
 class ProtocolSession(abc.ABC, Generic[CodecT]):

@@ -49,13 +49,13 @@ from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
+    EventIteration,
     ManagedArguments,
     open_protocol_websocket,
     require_unbatched,
 )
 from trio_heartbeat.adapters.engineio import EngineIOCodec, EngineIOSession
 from trio_heartbeat.errors import (
-    ConnectionClosedError,
     ConnectionLost,
     RemoteProtocolError,
     SessionEnded,
@@ -135,7 +135,7 @@ class _SocketIOSession(EngineIOSession):
         await codec.connected.wait()
 
 
-class SocketIOClient:
+class SocketIOClient(EventIteration[SioEvent]):
     """The client yielded by :func:`open_socketio`; see the module docstring."""
 
     def __init__(
@@ -254,15 +254,6 @@ class SocketIOClient:
                 packet = self._reader.receive(data)
             if isinstance(packet, SioEvent):
                 return packet
-
-    def __aiter__(self) -> SocketIOClient:
-        return self
-
-    async def __anext__(self) -> SioEvent:
-        try:
-            return await self.next_event()
-        except ConnectionClosedError:
-            raise StopAsyncIteration from None
 
 
 @asynccontextmanager

@@ -55,12 +55,13 @@ from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat.adapters._base import (
     DEFAULT_OPEN_TIMEOUT,
+    EventIteration,
     ManagedArguments,
     open_protocol_websocket,
     require_unbatched,
 )
 from trio_heartbeat.adapters.sockjs import SockJSCodec, SockJSSession
-from trio_heartbeat.errors import ConnectError, ConnectionClosedError, ConnectionLost, UsageError
+from trio_heartbeat.errors import ConnectError, ConnectionLost, UsageError
 from trio_heartbeat.protocols import tradovate as wire
 from trio_heartbeat.protocols.tradovate import Event, Response
 
@@ -118,7 +119,7 @@ class _Secret:
     value: str = attrs.field(repr=False)
 
 
-class TradovateClient:
+class TradovateClient(EventIteration[Event]):
     """The client yielded by :func:`open_tradovate`; see the module docstring."""
 
     def __init__(
@@ -239,16 +240,6 @@ class TradovateClient:
         item = wire.decode_item(json.loads(message))
         assert isinstance(item, Event)
         return item
-
-    def __aiter__(self) -> TradovateClient:
-        return self
-
-    async def __anext__(self) -> Event:
-        """Iteration ends when the connection is closed; raises if the policy gave up."""
-        try:
-            return await self.next_event()
-        except ConnectionClosedError:
-            raise StopAsyncIteration from None
 
 
 @asynccontextmanager
