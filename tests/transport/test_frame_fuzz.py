@@ -1,5 +1,12 @@
 """Property: whatever frames a server sends after a valid upgrade, both engines deliver
-the same messages and end with the same error (hypothesis, virtual time)."""
+the same messages and end with the same error (hypothesis, virtual time).
+
+Two differences are by design. ``max_message_size`` is left out (no generated message
+reaches it): the direct engine judges it in bytes from the frame header, before the
+payload (and so before its UTF-8), trio-websocket in characters after decoding; the
+frame codec's own tests cover the limit. And when a pong cannot be written (the peer
+is gone), trio-websocket's reader stops, dropping the messages that arrived after the
+ping; the direct engine still returns them, then the same 1006 loss."""
 
 from __future__ import annotations
 
@@ -57,7 +64,7 @@ def run(transport: th.Transport, data: bytes, close: bool) -> tuple[list[object]
                     heartbeat=th.Heartbeat.disabled(),
                     reconnect=th.ReconnectPolicy(max_attempts=1),
                     options=th.ConnectionOptions(
-                        transport=transport, max_message_size=150, connect_timeout=5.0
+                        transport=transport, max_message_size=1000, connect_timeout=5.0
                     ),
                     dial=srv.dial,
                 ) as ws:
@@ -80,5 +87,9 @@ def test_both_engines_keep_one_contract_for_any_frames(sent: list[bytes], close:
     data = b"".join(sent)
     direct = run(th.Transport.DIRECT, data, close)
     trio_websocket = run(th.Transport.TRIO_WEBSOCKET, data, close)
-    assert direct == trio_websocket
+    (messages, *end), (tw_messages, *tw_end) = direct, trio_websocket
+    assert end == tw_end
+    assert messages[: len(tw_messages)] == tw_messages
+    if len(messages) > len(tw_messages):  # only after a pong that could not be written
+        assert end == ["ConnectionLost", 1006] and b"\x89" in data
     assert direct[1] in {"NoneType", "ConnectionLost", "RemoteProtocolError", "MessageTooBig"}

@@ -1,41 +1,38 @@
-"""The direct link: wsproto driven by the connection's own receiving task.
+"""The direct link: our own frame codec driven by the connection's receiving task.
 
 trio-websocket runs a reader task per connection and hands each message over
 a memory channel; its pings need a waiting task each. Here the connection's
-receiving task drives wsproto itself: every message costs no extra task
-switch, pongs are reported through a callback (no task per ping), and control
-frames are answered while receiving. Used by default
-(``ConnectionOptions(transport=Transport.DIRECT)``); wsproto is the protocol
-engine trio-websocket itself uses, so this adds no dependency.
+receiving task parses frames itself (:mod:`.frames`: struct headers, the mask
+in C, one slice per message): every message costs no extra task switch,
+pongs are reported through a callback (no task per ping), and control frames
+are answered while receiving. wsproto runs only the opening handshake. Used
+by default (``ConnectionOptions(transport=Transport.DIRECT)``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable
 from contextlib import suppress
 
 import trio
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import Connection, ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Event,
-    Ping,
-    Pong,
-    RejectConnection,
-    Request,
-    TextMessage,
-)
-from wsproto.utilities import LocalProtocolError
-from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
+from wsproto.events import AcceptConnection, RejectConnection, Request
 
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
+from trio_heartbeat._transport.frames import (
+    Close,
+    Control,
+    FrameError,
+    FrameReader,
+    Opcode,
+    Ping,
+    Pong,
+    close_frame,
+    control_frame,
+    message_frame,
+)
 from trio_heartbeat._transport.pump import PumpedLink
 from trio_heartbeat._transport.translate import broken_frame
 from trio_heartbeat._transport.upgrade import UpgradeResponse, rejection
@@ -56,63 +53,47 @@ def ping_frame(payload: bytes) -> bytes:
     """A client's (masked) RFC 6455 ping frame carrying ``payload`` (at most 125 bytes)."""
     if len(payload) > 125:
         raise UsageError("a ping payload is at most 125 bytes")
-    key = os.urandom(4)
-    masked = bytes(byte ^ key[i & 3] for i, byte in enumerate(payload))
-    return bytes((0x89, 0x80 | len(payload))) + key + masked
+    return control_frame(Opcode.PING, payload)
 
 
 class DirectLink(PumpedLink):
-    """One open WebSocket connection driven by wsproto, no background task.
+    """One open WebSocket connection, its frames parsed by :class:`FrameReader`, no task.
 
     Only one task may call :meth:`receive` (the connection's pump); any task
     may send. ``on_pong(payload)`` is called, from within :meth:`receive`, for
-    every pong that arrives.
+    every pong that arrives. ``pending``: bytes that came with the handshake
+    answer (the first frames), parsed before anything is read.
     """
 
     def __init__(
         self,
-        ws: Connection,
         stream: ObservedStream,
         subprotocol: str | None,
         options: ConnectionOptions,
+        pending: bytes = b"",
     ) -> None:
         super().__init__(stream, options.read_size)
-        self._ws = ws
         self.subprotocol = subprotocol
         self.on_pong: Callable[[bytes], None] | None = None
         self._max_size = options.max_message_size
-        self._parts: list[Message] = []
-        self._size = 0
+        self._reader = FrameReader(options.max_message_size)
+        self._pending = pending
+        self._close_sent = False
         self._fault: RemoteProtocolError | None = None  # raised once, after the ready messages
-        self._fed = True  # wsproto may hold bytes that came with the handshake
-
-    async def _send_event(self, event: Event) -> None:
-        try:
-            data = self._ws.send(event)
-        except LocalProtocolError:
-            raise self._closed or ConnectionLost(
-                CloseCode.ABNORMAL_CLOSURE, "connection no longer open"
-            ) from None
-        await self._send_bytes(data)
 
     async def send(self, message: Message) -> None:
         """Send one message; :class:`ConnectionLost` if the link is gone."""
         if self._closed is not None:
             raise self._closed
-        if isinstance(message, str):
-            await self._send_event(TextMessage(data=message))
-        else:
-            await self._send_event(BytesMessage(data=message))
+        if self._close_sent:
+            raise ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "connection no longer open")
+        await self._send_bytes(message_frame(message))
 
     async def send_ping(self, payload: bytes, wait_at_most: float) -> None:
-        """Send a ping; its pong is reported to ``on_pong`` (``wait_at_most`` unused).
-
-        The frame is built here rather than by wsproto (the hot path of a
-        heartbeat: wsproto tracks no state for outgoing pings).
-        """
+        """Send a ping; its pong is reported to ``on_pong`` (``wait_at_most`` unused)."""
         if self._closed is not None:
             raise self._closed
-        if self._ws.state is not ConnectionState.OPEN:
+        if self._close_sent:
             raise ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "connection is closing")
         await self._send_bytes(ping_frame(payload))
 
@@ -120,124 +101,117 @@ class DirectLink(PumpedLink):
         """The next message; :class:`ConnectionLost` when the link ends.
 
         Pings are answered and pongs reported on the way. A message over
-        ``max_message_size`` closes the link with 1009 (:class:`MessageTooBig`);
-        a broken frame with 1002 (:class:`RemoteProtocolError`). Messages that
-        arrived complete before are returned first; then the error, once; then
-        :class:`ConnectionLost`.
+        ``max_message_size`` bytes closes the link with 1009
+        (:class:`MessageTooBig`, judged from the frame header: the payload is
+        never kept); a broken frame with 1002, invalid UTF-8 with 1007
+        (:class:`RemoteProtocolError`). Messages that arrived complete before
+        are returned first; then the error, once; then :class:`ConnectionLost`.
         """
+        ready = self._ready
         while True:
-            message = self._pop_ready()
-            if message is not None:
+            if ready:
+                pos = self._ready_pos
+                message = ready[pos]
+                pos += 1
+                if pos == len(ready):
+                    ready.clear()
+                    pos = 0
+                self._ready_pos = pos
                 return message
             if self._closed is not None:
                 fault, self._fault = self._fault, None
                 raise fault or self._closed
-            if self._fed:
-                self._fed = False
-                await self._process_events()
-                if self._ready or self._closed is not None:
+            if self._pending:
+                data: bytes | bytearray = self._pending
+                self._pending = b""
+            else:
+                data = await self._read()
+                if not data:
+                    self._closed = ConnectionLost(
+                        CloseCode.ABNORMAL_CLOSURE, "connection closed without a close frame"
+                    )
                     continue
-            data = await self._read()
-            if not data:
-                self._closed = ConnectionLost(
-                    CloseCode.ABNORMAL_CLOSURE, "connection closed without a close frame"
-                )
+            controls: list[Control] = []
+            try:
+                self._reader.feed(data, ready, controls)
+            except FrameError as exc:
+                if controls:
+                    await self._on_controls(controls)
+                if self._closed is None:  # not lost while answering a ping first
+                    await self._fail_protocol(exc)
                 continue
-            self._ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
-            self._fed = True
+            if controls:
+                await self._on_controls(controls)
 
-    async def _process_events(self) -> None:
-        try:
-            for event in self._ws.events():
-                if isinstance(event, (TextMessage, BytesMessage)):
-                    await self._on_data(event)
-                    if self._closed is not None:
-                        return
-                elif isinstance(event, Ping):
-                    if not self._answer_ping():
-                        continue
+    async def _on_controls(self, controls: list[Control]) -> None:
+        for frame in controls:
+            if type(frame) is Pong:
+                if self.on_pong is not None:
+                    self.on_pong(frame.payload)
+            elif type(frame) is Ping:
+                if self._closed is None and not self._close_sent and self._answer_ping():
                     try:
-                        await self._send_event(event.response())
+                        await self._send_bytes(control_frame(Opcode.PONG, frame.payload))
                     except ConnectionLost:
                         return  # what arrived before is still returned, then the loss
-                elif isinstance(event, Pong):
-                    if self.on_pong is not None:
-                        self.on_pong(bytes(event.payload))
-                elif isinstance(event, CloseConnection):
-                    if self._ws.state is ConnectionState.OPEN:
-                        # Not the peer's close: wsproto could not parse its frames.
-                        await self._fail_protocol(event.code, event.reason or "bad frame")
-                    else:
-                        await self._on_close(event)
-                    return
-        except WsRemoteProtocolError as exc:
-            await self._fail_protocol(CloseCode.PROTOCOL_ERROR, str(exc))
+            elif type(frame) is Close:
+                await self._on_close(frame)
 
-    async def _fail_protocol(
-        self, code: int, reason: str, fault: RemoteProtocolError | None = None
-    ) -> None:
-        """The peer broke the protocol: tell it (close ``code``); receive raises ``fault``.
+    async def _fail_protocol(self, error: FrameError) -> None:
+        """The peer broke the protocol: tell it (close ``error.code``); receive raises the fault.
 
         Sends then raise a 1006 loss (no close frame came from the peer), so a
         writer that fails first does not end the link with a code that stops.
         """
-        self._fault = fault or broken_frame(reason)
-        self._closed = ConnectionLost(1006, f"link ended: {self._fault}")
-        if self._ws.state is ConnectionState.OPEN:
-            with suppress(ConnectionLost):
-                await self._send_event(CloseConnection(code=code, reason=reason[:120]))
-
-    async def _on_data(self, event: TextMessage | BytesMessage) -> None:
-        data: Message = event.data if isinstance(event.data, str | bytes) else bytes(event.data)
-        self._size += len(data)
-        if self._size > self._max_size:
-            self._parts.clear()
-            self._size = 0
-            reason = f"message exceeds {self._max_size} bytes"
-            await self._fail_protocol(
-                CloseCode.MESSAGE_TOO_BIG, reason, MessageTooBig(self._max_size)
-            )
-            return
-        if event.message_finished and not self._parts:
-            self._ready.append(data)
+        if error.code == CloseCode.MESSAGE_TOO_BIG:
+            self._fault = MessageTooBig(self._max_size)
         else:
-            self._parts.append(data)
-            if event.message_finished:
-                joined: Message
-                if isinstance(event, TextMessage):
-                    joined = "".join(self._parts)  # type: ignore[arg-type]
-                else:
-                    joined = b"".join(self._parts)  # type: ignore[arg-type]
-                self._parts.clear()
-                self._ready.append(joined)
-        if event.message_finished:
-            self._size = 0
+            self._fault = broken_frame(error.reason)
+        self._closed = ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"link ended: {self._fault}")
+        if not self._close_sent:
+            self._close_sent = True
+            with suppress(ConnectionLost):
+                await self._send_bytes(close_frame(error.code, error.reason[:120]))
 
-    async def _on_close(self, event: CloseConnection) -> None:
-        if self._ws.state is ConnectionState.REMOTE_CLOSING:
-            with contextlib.suppress(ConnectionLost):
-                await self._send_event(event.response())
-        self._closed = ConnectionLost(event.code, event.reason or "")
+    async def _on_close(self, frame: Close) -> None:
+        """The peer's close: answered with the same code unless ours went out first."""
+        if not self._close_sent:
+            self._close_sent = True
+            with suppress(ConnectionLost):
+                await self._send_bytes(close_frame(frame.code, frame.reason))
+        self._closed = ConnectionLost(frame.code, frame.reason)
 
     async def close(self, code: int, reason: str, timeout: float) -> None:
         """Close politely within ``timeout`` seconds (wait for the peer's close), then abort."""
         with trio.CancelScope(shield=True):
             with trio.move_on_after(timeout):
-                if self._closed is None and self._ws.state is ConnectionState.OPEN:
+                if self._closed is None and not self._close_sent:
+                    self._close_sent = True
                     try:
-                        await self._send_event(CloseConnection(code=code, reason=reason or None))
-                        while self._closed is None:
-                            for event in self._ws.events():
-                                if isinstance(event, CloseConnection):
-                                    self._closed = ConnectionLost(event.code, event.reason or "")
-                            if self._closed is None:
-                                data = await self._read()
-                                if not data:
-                                    break
-                                self._ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
-                    except (ConnectionLost, WsRemoteProtocolError):
+                        await self._send_bytes(close_frame(code, reason))
+                        await self._await_close()
+                    except (ConnectionLost, FrameError):
                         pass
             await self.stream.abort()
+
+    async def _await_close(self) -> None:
+        """Read (dropping messages) until the peer's close frame or the end of the stream."""
+        controls: list[Control] = []
+        dropped: list[Message] = []
+        data: bytes | bytearray = self._pending
+        self._pending = b""
+        while self._closed is None:
+            if data:
+                self._reader.feed(data, dropped, controls)
+                dropped.clear()
+                for frame in controls:
+                    if type(frame) is Close:
+                        self._closed = ConnectionLost(frame.code, frame.reason)
+                controls.clear()
+            if self._closed is None:
+                data = await self._read()
+                if not data:
+                    return
 
 
 async def direct_handshake(
@@ -263,10 +237,9 @@ async def direct_handshake(
     while True:
         for event in ws.events():
             if isinstance(event, AcceptConnection):
-                # Keep only the frame engine: the HTTP handshake machinery
-                # (h11 and its buffers) is no longer needed.
-                assert ws.connection is not None
-                return DirectLink(ws.connection, stream, event.subprotocol, options)
+                # wsproto's work is done: the frames that came with the answer
+                # (after its head) go to our reader.
+                return DirectLink(stream, event.subprotocol, options, answer.trailing)
             if isinstance(event, RejectConnection):  # a head the watcher let through
                 raise rejection(event.status_code, event.headers)
         data = await stream.receive_some(options.read_size)

@@ -50,15 +50,19 @@ class UpgradeResponse:
         self._checked = False
         self._scanned = 0
         self.status: int | None = None
+        #: The bytes after the head (the first frames), once it is complete.
+        self.trailing = b""
 
     def feed(self, data: bytes | bytearray) -> bool:
         """Take the next bytes; True once the head is complete and says 101.
 
         Raises :class:`HandshakeRejected` for another status and
         :class:`BadHandshake` for a head that is not HTTP or too long. Bytes
-        after a complete head are not looked at.
+        after a complete head are not looked at: they are kept in
+        :attr:`trailing`.
         """
         if self.status is not None:
+            self.trailing += data
             return True
         buffer = self._buffer
         buffer += data
@@ -74,11 +78,13 @@ class UpgradeResponse:
         if end is None:
             return False
         head = bytes(buffer[: end.start()])
+        trailing = bytes(buffer[end.end() :])
         self._buffer = bytearray()
         status = int(head[9:12])  # after "HTTP/1.1 ", checked above
         if status != 101:
             raise self._rejection(status, head)
         self.status = status
+        self.trailing = trailing
         return True
 
     def _rejection(self, status: int, head: bytes) -> HandshakeRejected:
