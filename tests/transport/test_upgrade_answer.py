@@ -26,6 +26,17 @@ def test_a_101_head_is_handed_on_byte_by_byte() -> None:
     assert answer.feed(b"\x81\x00 frames after the head are not looked at")
 
 
+@pytest.mark.parametrize("end", [b"\r\n\r\n", b"\n\n", b"\r\n\n"])
+def test_the_bytes_after_a_101_head_are_kept_for_the_frame_reader(end: bytes) -> None:
+    head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket" + end
+    answer = UpgradeResponse()
+    assert not answer.feed(head[:10])
+    assert answer.feed(head[10:] + b"\x81\x02hi")
+    assert answer.trailing == b"\x81\x02hi"
+    assert answer.feed(b"\x82\x00")  # more bytes before the engine takes over
+    assert answer.trailing == b"\x81\x02hi\x82\x00"
+
+
 @pytest.mark.parametrize(
     ("chunks", "status", "seconds"),
     [
