@@ -357,3 +357,25 @@ async def test_unconfirmed_messages_of_the_last_link_are_reported_at_close(
         await ws.send("c")
     closed = [e for e in drain_events(ws) if isinstance(e, th.Closed)]
     assert closed == [th.Closed((), ("b", "c"))]
+
+
+async def test_sends_past_half_a_window_stay_in_the_callers_task(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The probe due every half window goes out inline: no writer task takes over
+    (which would route every later send through a task switch)."""
+    server = Recorder(None)
+    srv = MemoryServer(nursery, server)
+    options = th.ConnectionOptions(unconfirmed_window=100)
+    async with connect(srv, options, th.Heartbeat.ping(interval=100.0)) as ws:
+        await ws.wait_connected()
+        session = ws._session
+        assert session is not None and session.ledger is not None
+        for i in range(500):
+            await ws.send(f"m{i}")
+            assert not session._writer_running
+            assert session.ledger.room > 0  # the probes' pongs keep confirming
+        await ws.drain()
+        await trio.testing.wait_all_tasks_blocked()  # the server has read them all
+        assert server.received[0] == [f"m{i}" for i in range(500)]
+        assert trio.current_time() == 0.0  # never waited for the heartbeat schedule

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trio_heartbeat import ConnectionOptions, Heartbeat, Overflow
 from trio_heartbeat._client.queues import Outbox
@@ -131,3 +133,28 @@ def test_outbox_drop_oldest_drops_the_write_count_too() -> None:
     assert outbox.drain_all() == ("a",)
     outbox.put("b")
     assert outbox.take() == ("b", 0)
+
+
+@given(st.lists(st.sampled_from(["write", "beat", "reply", "reply-oldest", "take"]), max_size=60))
+def test_the_ledger_agrees_with_a_list_of_numbered_messages(steps: list[str]) -> None:
+    """A model: every written message numbered, every heartbeat remembering the last number."""
+    ledger = DeliveryLedger(1000)
+    written: list[tuple[int, str]] = []
+    beats: list[tuple[int, int]] = []  # (token, last number written before it)
+    for i, step in enumerate(steps):
+        if step == "write":
+            ledger.written(f"m{i}")
+            written.append((i, f"m{i}"))
+        elif step == "beat":
+            ledger.heartbeat_written(i)
+            beats.append((i, written[-1][0] if written else -1))
+        elif step.startswith("reply") and beats:
+            token, upto = beats[-1 if step == "reply" else 0]
+            ledger.reply(token if step == "reply" else None)
+            del beats[: beats.index((token, upto)) + 1]
+            written = [(n, m) for n, m in written if n > upto]
+        elif step == "take":
+            assert ledger.take_unconfirmed() == tuple((m, 1) for _, m in written)
+            written, beats = [], []
+        assert len(ledger) == len(written)
+    assert ledger.take_unconfirmed() == tuple((m, 1) for _, m in written)

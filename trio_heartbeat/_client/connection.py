@@ -268,17 +268,19 @@ class ManagedWebSocket(Supervisor, LinkControls):
         aborted and the message goes out again after the reconnect.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        while self._state is ConnectionState.CONNECTED and self._outbox.full:
+        while True:
+            session = self._session
+            if (
+                session is not None
+                and session.can_send_now
+                and self._state is ConnectionState.CONNECTED
+                and isinstance(message, (str, bytes))
+            ):
+                await session.send_now(message)  # the common case: nothing queued
+                return
+            if self._state is not ConnectionState.CONNECTED or not self._outbox.full:
+                break
             await self._outbox.wait_not_full()
-        session = self._session
-        if (
-            session is not None
-            and self._state is ConnectionState.CONNECTED
-            and session.can_send_now
-            and isinstance(message, (str, bytes))
-        ):
-            await session.send_now(message)
-            return
         self.send_nowait(message)
         await trio.lowlevel.cancel_shielded_checkpoint()
 

@@ -81,14 +81,15 @@ class Outbox:
         """
         self.in_flight = True
         message = self.items.popleft()
-        self._space.unpark()
+        if self._space:
+            self._space.unpark()
         writes = self._writes
         return message, writes.pop() if writes else 0
 
     def written(self) -> None:
         """The message last taken was written."""
         self.in_flight = False
-        if not self.items:
+        if not self.items and self._settled:
             self._settled.unpark_all()
 
     def take_batch(self, limit: int) -> tuple[tuple[Message, ...], tuple[int, ...]]:
@@ -164,7 +165,8 @@ class Inbox:
         while len(self.items) >= self.capacity:
             await self._writable.park()
         self.items.append(message)
-        self._readable.unpark_all()
+        if self._readable:
+            self._readable.unpark_all()
 
     def _pop(self) -> Message:
         message = self.items.popleft()

@@ -213,20 +213,27 @@ class LinkSession:
         outbox, ledger = self._outbox, self.ledger
         return (
             self._start_writer is not None
+            and not outbox.items
             and self.codec is None
             and self._bucket is None
-            and not outbox.items
             and not outbox.in_flight
             and not self._writer_running
             and (ledger is None or ledger.room > 0)
         )
 
     async def send_now(self, message: Message) -> None:
-        """Write ``message`` in the caller's task (see ``ManagedWebSocket.send``)."""
-        outbox = self._outbox
+        """Write ``message`` in the caller's task (see ``ManagedWebSocket.send``).
+
+        When half the unconfirmed window was written since the last heartbeat,
+        a probe goes out first, in this task too (handing it to the writer task
+        would route every later message through that task).
+        """
+        outbox, ledger, link = self._outbox, self.ledger, self.link
         outbox.in_flight = True
         try:
-            await self.link.send(message)
+            if ledger is not None and ledger.wants_probe():
+                await self._send_heartbeat(probe=True)
+            await link.send(message)
         except ConnectionLost:
             outbox.put_back((message,))  # goes out after the reconnect
             return
@@ -236,11 +243,12 @@ class LinkSession:
             # again after the reconnect.
             outbox.put_back((message,))
             with trio.CancelScope(shield=True):
-                await self.link.abort()
+                await link.abort()
             raise
         outbox.written()
-        self._record_written((message,), (0,))
-        self.ensure_writer()  # a probe may be due (sent by the writer)
+        if ledger is not None:
+            ledger.written(message, 1)
+        self._counters.messages_out += 1
 
     def _record_written(self, batch: tuple[Message, ...], writes: tuple[int, ...]) -> None:
         """``batch`` was written; ``writes``: how often each was written before."""

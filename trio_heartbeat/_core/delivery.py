@@ -19,8 +19,6 @@ with other styles no ledger is kept (see ``ConnectionOptions.unconfirmed_window`
 
 from __future__ import annotations
 
-import bisect
-
 from trio_heartbeat._core import validate as v
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat.errors import UsageError
@@ -42,14 +40,15 @@ def confirms_delivery(heartbeat: Heartbeat) -> bool:
 class DeliveryLedger:
     """The unconfirmed written messages of one link, at most ``window`` of them."""
 
-    __slots__ = ("_heartbeats", "_probe_at", "_seq", "_seqs", "_unconfirmed", "window")
+    __slots__ = ("_heartbeats", "_probe_at", "_seq", "_unconfirmed", "window")
 
     def __init__(self, window: int) -> None:
         v.argument("DeliveryLedger(window=...)", v.positive_int, window)
         self.window = window
-        # Lists, not deques: an empty deque costs 0.6 KiB per connection, and a
-        # confirmation removes a prefix in one slice deletion.
-        self._seqs: list[int] = []
+        # A list, not a deque: an empty deque costs 0.6 KiB per connection, and
+        # a confirmation removes a prefix in one slice deletion. Written
+        # messages are numbered 1, 2, ... (``_seq``: the last one): the
+        # unconfirmed ones are the last ``len(_unconfirmed)`` numbers.
         self._unconfirmed: list[Unconfirmed] = []
         # Heartbeats awaiting their reply: (token, last seq written before it, probe?).
         self._heartbeats: list[tuple[object, int, bool]] = []
@@ -71,11 +70,11 @@ class DeliveryLedger:
         Raises :class:`UsageError` when the window is full: the writer must wait
         for :attr:`room` instead of writing.
         """
-        if len(self._unconfirmed) >= self.window:
+        unconfirmed = self._unconfirmed
+        if len(unconfirmed) >= self.window:
             raise UsageError("the unconfirmed window is full: wait for a heartbeat reply")
         self._seq += 1
-        self._seqs.append(self._seq)
-        self._unconfirmed.append((message, writes))
+        unconfirmed.append((message, writes))
 
     def wants_probe(self) -> bool:
         """True when half a window was written since the last heartbeat went out."""
@@ -109,15 +108,16 @@ class DeliveryLedger:
                 return True
         _, confirmed, probe = beats[upto]
         del beats[: upto + 1]
-        done = bisect.bisect_right(self._seqs, confirmed)
-        del self._seqs[:done]
-        del self._unconfirmed[:done]
+        unconfirmed = self._unconfirmed
+        # Numbers self._seq - len + 1 ... self._seq are unconfirmed: those up to
+        # ``confirmed`` are confirmed now.
+        done = min(max(confirmed - self._seq + len(unconfirmed), 0), len(unconfirmed))
+        del unconfirmed[:done]
         return not probe
 
     def take_unconfirmed(self) -> tuple[Unconfirmed, ...]:
         """Remove and return the unconfirmed messages, oldest first, with their write counts."""
         messages = tuple(self._unconfirmed)
         self._unconfirmed.clear()
-        self._seqs.clear()
         self._heartbeats.clear()
         return messages

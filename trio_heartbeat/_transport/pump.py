@@ -2,7 +2,8 @@
 
 Both the direct (wsproto) and the websockets link have no task of their own:
 the pump task reads, the engine parses, decoded messages wait in a list. This
-is the common part: the FIFO send lock, reading with the stream's errors
+is the common part: writing in FIFO order (a flag, and a parking lot made only
+when two writers ever meet), reading with the stream's errors
 turned into :class:`ConnectionLost`, the ready list, abort, and the testing
 aid that stops answering pings (:meth:`PumpedLink.stop_pongs_after`).
 """
@@ -30,7 +31,10 @@ class PumpedLink:
     def __init__(self, stream: ObservedStream, read_size: int) -> None:
         self.stream = stream
         self._read_size = read_size
-        self._send_lock = trio.StrictFIFOLock()
+        # Whether a write is under way, and the writers waiting for their turn
+        # (made at the first wait: most links never have two writers at once).
+        self._sending = False
+        self._turns: trio.lowlevel.ParkingLot | None = None
         # Decoded messages not yet returned: a list and a read position (an
         # empty deque would cost 0.6 KiB per connection).
         self._ready: list[Message] = []
@@ -50,12 +54,15 @@ class PumpedLink:
         return message
 
     async def _send_bytes(self, data: bytes) -> None:
-        """Write ``data`` whole, in FIFO order with other senders."""
-        lock = self._send_lock
-        if lock.locked():
-            await lock.acquire()
+        """Write ``data`` whole, in FIFO order with other senders.
+
+        The turn passes straight from one writer to the oldest waiting one; a
+        waiter cancelled before its turn leaves the queue without writing.
+        """
+        if self._sending:
+            await self._wait_turn()
         else:
-            lock.acquire_nowait()  # send_all checkpoints anyway: no extra yield
+            self._sending = True  # send_all checkpoints anyway: no extra yield
         try:
             await self.stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -64,7 +71,17 @@ class PumpedLink:
             )
             raise self._closed from None
         finally:
-            lock.release()
+            turns = self._turns
+            if turns:
+                turns.unpark()  # the next writer's turn: _sending stays True
+            else:
+                self._sending = False
+
+    async def _wait_turn(self) -> None:
+        """Wait until the writer before us hands over the turn."""
+        if self._turns is None:
+            self._turns = trio.lowlevel.ParkingLot()
+        await self._turns.park()
 
     async def _read(self) -> bytes | bytearray:
         try:
