@@ -262,12 +262,15 @@ class ManagedWebSocket(Supervisor, LinkControls):
         heartbeat reply: nothing is written until one confirms some.
 
         While the link is up and nothing is queued, the message is written in
-        the caller's task (no hand-over to the writer task). If the caller is
+        the caller's task (no hand-over to the writer task); while the writer
+        task is writing queued messages (not waiting for a heartbeat reply or
+        the send rate), the caller first waits for it. If the caller is
         cancelled in the middle of that write (possible only while the peer
         is not reading), part of a frame may be on the wire: the link is then
         aborted and the message goes out again after the reconnect.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        waited = False
         while True:
             session = self._session
             if (
@@ -278,7 +281,17 @@ class ManagedWebSocket(Supervisor, LinkControls):
             ):
                 await session.send_now(message)  # the common case: nothing queued
                 return
-            if self._state is not ConnectionState.CONNECTED or not self._outbox.full:
+            if self._state is not ConnectionState.CONNECTED:
+                break
+            if not waited and session is not None and session.writer_draining:
+                # The writer task is writing what was queued and will be done
+                # soon: wait for it once, then write in this task again (else
+                # every later message would go through the writer, at the cost
+                # of a task switch each).
+                waited = True
+                await self._outbox.wait_progress()
+                continue
+            if not self._outbox.full:
                 break
             await self._outbox.wait_not_full()
         self.send_nowait(message)

@@ -112,6 +112,8 @@ class Outbox:
         """
         self.in_flight = False
         self.items.extendleft(reversed(messages))
+        if self._settled:
+            self._settled.unpark_all()  # wait_progress() looks again
         if self._writes or any(writes):
             # The put-back messages become the front: their counts go last.
             self._writes.extend(reversed(writes or (0,) * len(messages)))
@@ -120,6 +122,11 @@ class Outbox:
         """Return once there is room for one more message."""
         while len(self.items) >= self.capacity:
             await self._space.park()
+
+    async def wait_progress(self) -> None:
+        """Return once every message was written, or some were put back (a
+        write failed), or everything was drained: then look again."""
+        await self._settled.park()
 
     async def wait_settled(self) -> None:
         """Return once every message was taken and written."""

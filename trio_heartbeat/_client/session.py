@@ -221,6 +221,18 @@ class LinkSession:
             and (ledger is None or ledger.room > 0)
         )
 
+    @property
+    def writer_draining(self) -> bool:
+        """True while the writer task writes queued messages and nothing but the
+        socket holds it back (no full window, no send rate, no codec)."""
+        ledger = self.ledger
+        return (
+            self._writer_running
+            and self.codec is None
+            and self._bucket is None
+            and (ledger is None or ledger.room > 0)
+        )
+
     async def send_now(self, message: Message) -> None:
         """Write ``message`` in the caller's task (see ``ManagedWebSocket.send``).
 
