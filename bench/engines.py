@@ -9,10 +9,12 @@ For each engine candidate, how much CPU one frame costs on the client side:
 
 Engines:
 
-- ``wsproto``: wsproto's frame engine, as ``Transport.DIRECT`` drives it (its ping is
-  already built by hand there: ``direct.ping_frame``);
+- ``wsproto``: wsproto's frame engine (trio-websocket's; ``Transport.DIRECT`` ran it
+  before the ``frames`` codec), its ping built by ``direct.ping_frame``;
 - ``websockets``: websockets' sans-I/O ``Protocol`` (the engine under ``websockets.trio``),
   which masks in C;
+- ``frames``: our own codec (``trio_heartbeat._transport.frames``, under ``Transport.DIRECT``):
+  struct headers, websockets' C mask, every RFC 6455 check, one slice per message;
 - ``hand``: a hand-written frame builder / header parser (struct + websockets' C mask), the
   floor of any Python engine: no validation, no state, control frames only in a real engine.
 
@@ -105,6 +107,31 @@ def websockets_ops(payload: bytes) -> dict[str, Op]:
     return {"build": build, "parse": parse, "ping/pong": ping_pong}
 
 
+def frames_ops(payload: bytes) -> dict[str, Op]:
+    """build / parse / ping-pong with our codec (what ``Transport.DIRECT`` runs)."""
+    from trio_heartbeat._transport.frames import FrameReader, Opcode, control_frame, message_frame
+
+    reader = FrameReader(1 << 30)
+    wire = _server_frame(0x2, payload)
+    pong = _server_frame(0xA, b"hb-000001")
+    messages: list[str | bytes] = []
+    controls: list[object] = []
+
+    def build() -> None:
+        message_frame(payload)
+
+    def parse() -> None:
+        reader.feed(wire, messages, controls)  # type: ignore[arg-type]
+        messages.clear()
+
+    def ping_pong() -> None:
+        control_frame(Opcode.PING, b"hb-000001")
+        reader.feed(pong, messages, controls)  # type: ignore[arg-type]
+        controls.clear()
+
+    return {"build": build, "parse": parse, "ping/pong": ping_pong}
+
+
 def hand_ops(payload: bytes) -> dict[str, Op]:
     """The floor: struct header + C mask to build, header slicing to parse."""
     from websockets.speedups import apply_mask  # type: ignore[import-not-found, unused-ignore]
@@ -153,6 +180,7 @@ def hand_ops(payload: bytes) -> dict[str, Op]:
 ENGINES: dict[str, Callable[[bytes], dict[str, Op]]] = {
     "wsproto": wsproto_ops,
     "websockets": websockets_ops,
+    "frames": frames_ops,
     "hand": hand_ops,
 }
 

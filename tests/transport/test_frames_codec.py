@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import warnings
 
 import pytest
 from hypothesis import given, settings
@@ -353,3 +355,21 @@ def test_the_limit_is_in_bytes_and_inclusive() -> None:
     assert read(b"\x82\x64" + b"x" * 100, limit=100)[0] == [b"x" * 100]
     assert read(b"\x81\x04" + "€".encode() + b"a", limit=4)[0] == ["€a"]
     assert refused(b"\x81\x04" + "€".encode() + b"a", limit=3).code == 1009  # 2 characters
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_draws_its_own_mask_keys() -> None:
+    """Keys are read from os.urandom in blocks: a child must not reuse the parent's block."""
+    message_frame(b"x")  # the parent's block is drawn
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write_end, message_frame(b"x")[2:6])
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_key = os.read(read_end, 4)
+    os.close(read_end)
+    os.close(write_end)
+    assert child_key != message_frame(b"x")[2:6]

@@ -85,3 +85,11 @@ def test_old_adapter_modules_still_import(old: str, new: str) -> None:
     assert legacy.__all__ == current.__all__
     for name in current.__all__:
         assert getattr(legacy, name) is getattr(current, name)
+
+
+def test_the_frame_codec_is_sans_io() -> None:
+    """``_transport/frames.py`` is bytes in, bytes out: no trio, no sockets, no clock."""
+    path = PACKAGE / "_transport" / "frames.py"
+    roots = {name.split(".")[0] for name in imports_of(path)}
+    assert not roots & {"trio", "time", "socket", "trio_websocket", "wsproto", "h11"}
+    assert {name for name in imports_of(path) if name.startswith("trio_heartbeat")} == set()

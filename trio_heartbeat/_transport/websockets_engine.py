@@ -4,7 +4,7 @@
 parses and builds frames, masks in C and implements permessage-deflate (RFC
 7692). Like the direct link, no task of its own: the connection's receiving
 task drives the protocol, pongs go to a callback, pings are answered while
-receiving. Pings are built here (one struct header and the C mask: the
+receiving. Pings are built by our frame codec (:mod:`.frames`: the
 heartbeat's hot path; the protocol keeps no state for them).
 
 Every websockets exception (``InvalidStatus``, ``InvalidHandshake``,
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import codecs
 import logging
-import os
-import struct
 from collections.abc import Callable
 from typing import cast
 
@@ -42,14 +40,11 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI
 
-try:
-    from websockets.speedups import apply_mask  # C
-except ImportError:  # pragma: no cover - a websockets built without its C extension
-    from websockets.utils import apply_mask
-
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions, PerMessageDeflate
 from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
+from trio_heartbeat._transport.frames import Opcode as FrameOpcode
+from trio_heartbeat._transport.frames import control_frame
 from trio_heartbeat._transport.pump import PumpedLink
 from trio_heartbeat._transport.translate import broken_frame
 from trio_heartbeat._transport.upgrade import UpgradeResponse, rejection
@@ -77,19 +72,13 @@ class _QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 _LOGGER = _QuietLogger(logging.getLogger("trio_heartbeat.websockets"), {})
-_PACK_SHORT = struct.Struct("!BB").pack
-_PING = 0x89  # FIN + opcode 9
-_MASKED = 0x80
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 _PING_OP, _PONG_OP, _CLOSE_OP = Opcode.PING, Opcode.PONG, Opcode.CLOSE
 
 
 def masked_ping(payload: bytes) -> bytes:
-    """A client's masked ping frame carrying ``payload`` (at most 125 bytes)."""
-    if len(payload) > 125:
-        raise ValueError("a ping payload is at most 125 bytes")
-    key = os.urandom(4)
-    return _PACK_SHORT(_PING, _MASKED | len(payload)) + key + apply_mask(payload, key)
+    """A client's masked ping frame carrying ``payload`` (at most 125 bytes; else ValueError)."""
+    return control_frame(FrameOpcode.PING, payload)
 
 
 def deflate_factory(config: PerMessageDeflate) -> ClientPerMessageDeflateFactory:
