@@ -331,11 +331,14 @@ def test_a_huge_declared_length_is_refused_from_the_header_alone() -> None:
         reader.feed(b"\x80\x33", messages, [])  # 50 + 51 > 100, no payload yet
 
 
-def test_invalid_text_fails_fast_before_its_frame_is_complete() -> None:
+@pytest.mark.parametrize("head", [b"\x81\x7e\x01\x00", b"\x81\x20"], ids=["long", "short"])
+def test_invalid_text_fails_fast_before_its_frame_is_complete(head: bytes) -> None:
+    """Autobahn 6.4.3 / 6.4.4: one text frame in chunks, the second one invalid."""
     reader = FrameReader(1 << 20)
-    reader.feed(b"\x81\x7e\x01\x00" + b"ok", [], [])  # a 256-byte text frame begins
+    reader.feed(head + "κό".encode(), [], [])  # a text frame begins
+    reader.feed(b"\xce", [], [])  # a character begins: no verdict yet
     with pytest.raises(FrameError) as info:
-        reader.feed(b"\xff", [], [])  # the first bad byte, 253 bytes before the end
+        reader.feed(b"\xff", [], [])  # the first bad byte, long before the end
     assert info.value.code == 1007
 
 

@@ -80,6 +80,9 @@ class DirectLink(PumpedLink):
         self._pending = pending
         self._close_sent = False
         self._fault: RemoteProtocolError | None = None  # raised once, after the ready messages
+        # A broken frame that came after messages not yet returned: the link
+        # fails (close 1002...) only once they are, so replies to them go out.
+        self._broken: FrameError | None = None
 
     async def send(self, message: Message) -> None:
         """Send one message; :class:`ConnectionLost` if the link is gone."""
@@ -105,7 +108,9 @@ class DirectLink(PumpedLink):
         (:class:`MessageTooBig`, judged from the frame header: the payload is
         never kept); a broken frame with 1002, invalid UTF-8 with 1007
         (:class:`RemoteProtocolError`). Messages that arrived complete before
-        are returned first; then the error, once; then :class:`ConnectionLost`.
+        are returned first (the link fails only after them, so what the
+        application sends in reply still goes out); then the error, once; then
+        :class:`ConnectionLost`.
         """
         ready = self._ready
         while True:
@@ -118,6 +123,9 @@ class DirectLink(PumpedLink):
                     pos = 0
                 self._ready_pos = pos
                 return message
+            if self._broken is not None:
+                broken, self._broken = self._broken, None
+                await self._fail_protocol(broken)
             if self._closed is not None:
                 fault, self._fault = self._fault, None
                 raise fault or self._closed
@@ -138,7 +146,7 @@ class DirectLink(PumpedLink):
                 if controls:
                     await self._on_controls(controls)
                 if self._closed is None:  # not lost while answering a ping first
-                    await self._fail_protocol(exc)
+                    self._broken = exc
                 continue
             if controls:
                 await self._on_controls(controls)

@@ -361,7 +361,7 @@ class FrameReader:
             pos = self._payload(data, 0, messages)
             if self._remaining:
                 return
-        elif self._buffer:  # a header (or a control frame) goes on: at most 139 bytes
+        elif self._buffer:  # a header or a control frame goes on: at most 127 bytes
             data = self._buffer + data
             self._buffer = b""
         end = len(data)
@@ -372,10 +372,8 @@ class FrameReader:
             b0 = data[pos]
             b1 = data[pos + 1]
             # Fast path: a whole short text or binary message in one frame.
-            if b1 < 126 and b0 in whole and not self._opcode:
+            if b1 < 126 and b0 in whole and not self._opcode and pos + 2 + b1 <= end:
                 stop = pos + 2 + b1
-                if stop > end:
-                    break  # kept until the rest arrives (at most 127 bytes)
                 if b1 > limit:
                     raise _too_big(limit)
                 if b0 == _FIN_BINARY:
@@ -387,6 +385,8 @@ class FrameReader:
                         raise _bad_utf8(exc) from None
                 pos = stop
                 continue
+            # Anything else, and a frame not all there yet (streamed: its text
+            # is checked as it arrives).
             new = self._frame(data, pos, end, messages, controls)
             if new < 0:
                 break
