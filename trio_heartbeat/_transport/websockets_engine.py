@@ -44,7 +44,7 @@ from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.options import ConnectionOptions, PerMessageDeflate
 from trio_heartbeat._transport.common import ObservedStream, Target, handshake_headers
 from trio_heartbeat._transport.frames import Opcode as FrameOpcode
-from trio_heartbeat._transport.frames import control_frame
+from trio_heartbeat._transport.frames import control_frame, message_frame
 from trio_heartbeat._transport.pump import PumpedLink
 from trio_heartbeat._transport.translate import broken_frame
 from trio_heartbeat._transport.upgrade import UpgradeResponse, rejection
@@ -161,6 +161,7 @@ class WebsocketsLink(PumpedLink):
         self._proto = protocol
         protocol.answer_ping = self._answer_ping
         self.subprotocol: str | None = protocol.subprotocol
+        self._plain = not protocol.extensions  # no compression: our codec builds frames
         self.on_pong: Callable[[bytes], None] | None = None
         self._max_size = options.max_message_size
         # The message being reassembled from fragments: binary parts, or text
@@ -186,9 +187,19 @@ class WebsocketsLink(PumpedLink):
             await self._send_bytes(data)
 
     async def send(self, message: Message) -> None:
-        """Send one message; :class:`ConnectionLost` if the link is gone."""
+        """Send one message; :class:`ConnectionLost` if the link is gone.
+
+        Without an extension (no compression) the frame is built by our codec
+        (:func:`.frames.message_frame`: the hot path); the protocol keeps no
+        state for a whole outgoing message.
+        """
         if self._closed is not None:
             raise self._closed
+        if self._plain:
+            if self._proto.state is not State.OPEN:
+                raise ConnectionLost(1006, "connection is closing")
+            await self._send_bytes(message_frame(message))
+            return
         try:
             if isinstance(message, str):
                 self._proto.send_text(message.encode())
