@@ -88,6 +88,14 @@ def test_any_message_round_trips_through_a_server(message: str | bytes) -> None:
     assert event.data == message
 
 
+def test_a_str_subclass_is_text() -> None:
+    class Name(str):
+        pass
+
+    (event,) = server_reads(message_frame(Name("ab")))
+    assert isinstance(event, TextMessage) and event.data == "ab"
+
+
 def test_every_frame_gets_a_fresh_mask_key() -> None:
     keys = {message_frame(b"same")[2:6] for _ in range(50)}
     assert len(keys) > 45  # 32 random bits each time

@@ -26,13 +26,15 @@ class Transport(enum.Enum):
     """Which engine drives the WebSocket protocol of a link.
 
     All three pass the same test suite and the Autobahn client cases 1-7, 9,
-    10. ``WEBSOCKETS`` moves messages 1.3-3x cheaper and is the only one with
-    compression; ``DIRECT`` (the default) holds up to 2 KiB less per idle
-    connection and did better at 5,000 x 1 s heartbeats (see the README's
-    Performance section).
+    10. ``DIRECT`` (the default) frames messages with our own codec (C
+    masking, one slice per message): the cheapest per message and per idle
+    connection; ``WEBSOCKETS`` is the only one with compression (see the
+    README's Performance section).
     """
 
-    DIRECT = "direct"  #: wsproto driven by the connection's own receiving task
+    #: our frame codec (wsproto runs only the opening handshake), driven by the
+    #: connection's own receiving task
+    DIRECT = "direct"
     TRIO_WEBSOCKET = "trio-websocket"  #: trio-websocket, with its traps neutralised
     #: websockets' sans-I/O protocol (C masking) driven by the connection's own
     #: receiving task; offers permessage-deflate
@@ -82,8 +84,11 @@ class ConnectionOptions:
       is not reading. While it is full the connection stops reading (TCP
       back-pressure) and the liveness deadline is suspended, since the silence
       is ours, not the peer's.
-    - ``max_message_size``: inbound messages larger than this (bytes or
-      characters) end the link: close 1009 is sent and a ``MessageTooBig``
+    - ``max_message_size``: inbound messages larger than this (payload
+      bytes, judged from the frame headers before the payload is read, or
+      while inflating it with compression; characters of text with
+      ``TRIO_WEBSOCKET``) end the link: close 1009 is
+      sent and a ``MessageTooBig``
       (a counted protocol error) is retried by the reconnect policy like any
       broken frame; the message itself is lost.
     - ``connect_timeout``: seconds each connection attempt's opening may take

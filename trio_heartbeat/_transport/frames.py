@@ -161,9 +161,9 @@ def _frame(first: int, payload: bytes) -> bytes:
 
 def message_frame(message: Message) -> bytes:
     """The masked frame of a whole message: text for a ``str``, binary for ``bytes``."""
-    if type(message) is str:
+    if isinstance(message, str):  # a str subclass (a StrEnum...) is text too
         return _frame(_FIN_TEXT, message.encode())
-    return _frame(_FIN_BINARY, message)  # type: ignore[arg-type]  # bytes
+    return _frame(_FIN_BINARY, message)
 
 
 def control_frame(opcode: Opcode, payload: bytes = b"") -> bytes:
