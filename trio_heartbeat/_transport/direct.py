@@ -114,14 +114,8 @@ class DirectLink(PumpedLink):
         """
         ready = self._ready
         while True:
-            if ready:
-                pos = self._ready_pos
-                message = ready[pos]
-                pos += 1
-                if pos == len(ready):
-                    ready.clear()
-                    pos = 0
-                self._ready_pos = pos
+            message = self._pop_ready()
+            if message is not None:
                 return message
             if self._broken is not None:
                 broken, self._broken = self._broken, None
