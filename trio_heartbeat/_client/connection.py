@@ -83,6 +83,8 @@ Message = str | bytes
 # seconds per connection, with the count of drops since the previous warning.
 DROP_LOG_INTERVAL = 30.0
 
+_CONNECTED = ConnectionState.CONNECTED  # looked up once: send() is the hot path
+
 ConnectTarget = str | Endpoint | Sequence[str | Endpoint] | EndpointFactory
 """Where to connect: a URL, an Endpoint, several of them (tried in turn), or a
 factory called before every attempt (see :class:`AttemptContext`)."""
@@ -270,16 +272,29 @@ class ManagedWebSocket(Supervisor, LinkControls):
         aborted and the message goes out again after the reconnect.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        session = self._session
+        if (
+            session is not None
+            and session.can_send_now
+            and self._state is _CONNECTED
+            and isinstance(message, (str, bytes))
+        ):
+            await session.send_now(message)  # the common case: nothing queued
+            return
+        await self._send_queued(message)
+
+    async def _send_queued(self, message: Message) -> None:
+        """:meth:`send` when the link is down, or messages are queued before it."""
         waited = False
         while True:
             session = self._session
             if (
                 session is not None
                 and session.can_send_now
-                and self._state is ConnectionState.CONNECTED
+                and self._state is _CONNECTED
                 and isinstance(message, (str, bytes))
             ):
-                await session.send_now(message)  # the common case: nothing queued
+                await session.send_now(message)
                 return
             if self._state is not ConnectionState.CONNECTED:
                 break
