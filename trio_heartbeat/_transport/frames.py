@@ -159,11 +159,24 @@ def _frame(first: int, payload: bytes) -> bytes:
     return b"".join((head, key, apply_mask(payload, key)))
 
 
+# The two header bytes of every short whole message, made once.
+_SHORT_TEXT = tuple(_PACK2(_FIN_TEXT, 0x80 | n) for n in range(126))
+_SHORT_BINARY = tuple(_PACK2(_FIN_BINARY, 0x80 | n) for n in range(126))
+
+
 def message_frame(message: Message) -> bytes:
     """The masked frame of a whole message: text for a ``str``, binary for ``bytes``."""
     if isinstance(message, str):  # a str subclass (a StrEnum...) is text too
-        return _frame(_FIN_TEXT, message.encode())
-    return _frame(_FIN_BINARY, message)
+        payload = message.encode()
+        first, short = _FIN_TEXT, _SHORT_TEXT
+    else:
+        payload = message
+        first, short = _FIN_BINARY, _SHORT_BINARY
+    n = len(payload)
+    if n < 126:
+        key = _next_key()
+        return short[n] + key + apply_mask(payload, key)
+    return _frame(first, payload)
 
 
 def control_frame(opcode: Opcode, payload: bytes = b"") -> bytes:
