@@ -379,3 +379,20 @@ async def test_sends_past_half_a_window_stay_in_the_callers_task(
         await trio.testing.wait_all_tasks_blocked()  # the server has read them all
         assert server.received[0] == [f"m{i}" for i in range(500)]
         assert trio.current_time() == 0.0  # never waited for the heartbeat schedule
+
+
+async def test_a_sender_waiting_for_the_writer_goes_on_when_the_window_fills(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """send() waits for a draining writer only while it drains: once the writer waits
+    for a heartbeat reply, the message is queued and send() returns (as before)."""
+    srv = MemoryServer(nursery, Recorder(None))
+    options = th.ConnectionOptions(send_buffer_size=1000, unconfirmed_window=10)
+    async with connect(srv, options, UNANSWERED) as ws:
+        await ws.wait_connected()
+        for i in range(15):
+            ws.send_nowait(f"m{i}")  # the writer starts: 10 fit in the window
+        with trio.fail_after(0.5):
+            await ws.send("last")
+        assert ws.statistics().send_buffered == 6  # m10..m14 and "last"
+        assert trio.current_time() < 0.5

@@ -112,8 +112,7 @@ class Outbox:
         """
         self.in_flight = False
         self.items.extendleft(reversed(messages))
-        if self._settled:
-            self._settled.unpark_all()  # wait_progress() looks again
+        self.look_again()
         if self._writes or any(writes):
             # The put-back messages become the front: their counts go last.
             self._writes.extend(reversed(writes or (0,) * len(messages)))
@@ -125,8 +124,14 @@ class Outbox:
 
     async def wait_progress(self) -> None:
         """Return once every message was written, or some were put back (a
-        write failed), or everything was drained: then look again."""
+        write failed), or everything was drained, or :meth:`look_again` was
+        called: then look again."""
         await self._settled.park()
+
+    def look_again(self) -> None:
+        """Wake :meth:`wait_progress` (the writer stopped, or now waits for room)."""
+        if self._settled:
+            self._settled.unpark_all()
 
     async def wait_settled(self) -> None:
         """Return once every message was taken and written."""

@@ -277,6 +277,7 @@ class LinkSession:
             self._record_end(exc)
         finally:
             self._writer_running = False
+            self._outbox.look_again()  # a sender waiting for this writer: it is gone
 
     async def _write_queued(self, link: Link) -> None:
         outbox, bucket, codec, ledger = self._outbox, self._bucket, self.codec, self.ledger
@@ -326,6 +327,7 @@ class LinkSession:
     async def _wait_for_room(self) -> None:
         """Wait until a heartbeat reply confirms messages (the window is full)."""
         self._room = room = trio.Event()
+        self._outbox.look_again()  # a sender waiting for the writer: no longer soon
         await room.wait()
 
     def _confirmed(self) -> None:
