@@ -115,17 +115,21 @@ def test_finish_appends_and_strict_exit(tmp_path: Any) -> None:
     assert [w[0] for w in written] == ["x", "y"]
 
 
-def test_model_handshakes_follow_the_schedule() -> None:
-    from bench.storm import model_handshakes
+def test_model_handshakes_run_the_librarys_backoff() -> None:
+    from bench.storm import model_handshakes, model_peak
+    from trio_heartbeat import ReconnectPolicy
 
-    # Without jitter every client retries at 0.1, 0.3, 0.7, 1.5, 3.1, 5.1 s after the drop;
-    # the server is back 3.4 s after it, so all come back together at 5.1 - 3.4 = 1.7 s.
-    even = model_handshakes(50, 3.4, 0.1, 2.0, jitter=False, seed=1)
+    # Without jitter every client retries 0.1, 0.3, 0.7, 1.5, 3.1, 5.1 s after the drop
+    # (the link was up past min_uptime, so the count starts afresh); the server is back
+    # 3.4 s after it, so all come back together at 5.1 - 3.4 = 1.7 s.
+    fixed = ReconnectPolicy(wait_initial=0.1, wait_max=2.0, full_jitter=False)
+    even = model_handshakes(fixed, 50, 3.4, seed=1)
     assert even == pytest.approx([1.7] * 50)
-    m = storm_metrics(even, 0.0, 50, 2.0)
-    assert m["peak_ratio"] == pytest.approx(20.0)
-    # With full jitter they spread over [0, wait_max) and stay seeded.
-    spread = model_handshakes(2000, 3.4, 0.1, 2.0, jitter=True, seed=7)
-    assert spread == model_handshakes(2000, 3.4, 0.1, 2.0, jitter=True, seed=7)
+    assert storm_metrics(even, 0.0, 50, 2.0)["peak_ratio"] == pytest.approx(20.0)
+    # Issue 9's case: backoff 0.2-2.0 s, a 1 s outage, full jitter: 2.6-3.4x an even spread.
+    jitter = ReconnectPolicy(wait_initial=0.2, wait_max=2.0)
+    spread = model_handshakes(jitter, 1000, 1.0, seed=7)
+    assert spread == model_handshakes(jitter, 1000, 1.0, seed=7)
     assert min(spread) >= 0.0 and max(spread) < 2.0
-    assert 1.4 < storm_metrics(spread, 0.0, 2000, 2.0)["peak_ratio"] < 2.6
+    assert 2.5 < storm_metrics(spread, 0.0, 1000, 2.0)["peak_ratio"] < 3.5
+    assert 2.5 * 50 < model_peak(jitter, 1000, 1.0, seeds=range(5)) < 3.5 * 50
