@@ -66,29 +66,6 @@ def _row(scenario: str, client: str, median: dict[str, float] | None, **params: 
     return {"scenario": scenario, "client": client, "params": params, "runs": [], "median": median}
 
 
-def test_targets_pass_fail_and_na() -> None:
-    rows = [
-        _row("echo", "trio_heartbeat", {"msgs_per_s": 960.0}),
-        _row("echo", "raw-trio-websocket", {"msgs_per_s": 1000.0}),
-        _row("echo", "websockets.trio", None),
-        _row("bulk-64KiB", "trio_heartbeat", {"MB_per_s": 479.0}),
-        _row("idle", "trio_heartbeat", {"answered_pct": 99.5, "rss_kib_per_conn": 30.0}, n=5000),
-        _row("idle", "raw-trio-websocket", {"rss_kib_per_conn": 20.0}, n=5000),
-        _row("detect", "trio_heartbeat", {"p99_ms": 2049.0, "bound_ms": 2000.0}),
-        _row("storm", "trio_heartbeat full_jitter", {"peak_ratio": 2.5}),
-    ]
-    got = {name: status for name, status, _ in _report.evaluate_targets(rows)}
-    assert got == {
-        "echo msgs/s >= 1.0x websockets.trio": "n/a",
-        "echo msgs/s >= 0.95x raw trio-websocket": "PASS",
-        "bulk 64 KiB >= 480 MB/s": "FAIL",
-        "idle N=5000: >= 99% heartbeats answered": "PASS",
-        "idle N=5000: memory/conn <= 1.25x raw": "FAIL",
-        "detect p99 <= bound + 50 ms": "PASS",
-        "storm peak <= 2x even spread (full jitter)": "FAIL",
-    }
-
-
 def test_table_shows_ratios_and_na() -> None:
     rows = [
         _row("echo", "trio_heartbeat", None),
@@ -109,7 +86,10 @@ def test_finish_appends_and_strict_exit(tmp_path: Any) -> None:
         written.append((run_id, list(rows)))
         return tmp_path / "r.jsonl"
 
-    rows = [_row("bulk-64KiB", "trio_heartbeat", {"MB_per_s": 1.0})]
+    rows = [
+        _row("echo", "trio_heartbeat", {"msgs_per_s": 900.0}),
+        _row("echo", "websockets.trio", {"msgs_per_s": 1000.0}),
+    ]
     assert _report.finish(rows, run_id="x", chart=False, append=append) == 0
     assert _report.finish(rows, run_id="y", chart=False, append=append, strict=True) == 1
     assert [w[0] for w in written] == ["x", "y"]
