@@ -12,7 +12,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench._common import RESULTS_DIR, fmt
 
@@ -33,6 +33,32 @@ REFERENCE_BY_SCENARIO = {"storm": "raw-trio-websocket-loop full_jitter"}
 MANAGED = "trio_heartbeat"
 #: Table-only rows: the server's own top speed would squash every other bar.
 CHART_EXCLUDED = frozenset({"server-ceiling"})
+
+
+class Verdict(NamedTuple):
+    """One target's outcome. ``score`` is the value over its limit, turned so that >= 1.0
+    passes (limit / value for an upper limit); NaN when not measured."""
+
+    name: str
+    status: str  # PASS, FAIL or n/a
+    detail: str
+    score: float = math.nan
+
+
+def verdict(name: str, value: float | None, limit: float | None, *, higher: bool) -> Verdict:
+    """PASS when ``value >= limit`` (``higher``) or ``value <= limit``; n/a when either is
+    missing or NaN. An upper limit of 0 ("none missed") scores 1.0 for 0, else 0.0."""
+    if value is None or limit is None or math.isnan(value) or math.isnan(limit):
+        return Verdict(name, "n/a", "not measured")
+    ok = value >= limit if higher else value <= limit
+    op = ">=" if higher else "<="
+    if higher:
+        score = value / limit if limit else math.inf
+    else:
+        score = limit / value if value else math.inf
+        if limit == 0:
+            score = 1.0 if value == 0 else 0.0
+    return Verdict(name, "PASS" if ok else "FAIL", f"{fmt(value, 2)} {op} {fmt(limit, 2)}", score)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,27 +178,22 @@ STORM_BACK_SLACK_S = 1.0
 DETECT_SLACK_MS = 50.0
 
 
-def evaluate_targets(rows: Sequence[Row]) -> list[tuple[str, str, str]]:
+def evaluate_targets(rows: Sequence[Row]) -> list[Verdict]:
     """``(target, PASS|FAIL|n/a, detail)`` for each of issue 9's targets whose scenario ran.
 
     n/a: the scenario ran but the figure is missing (client not available, run failed).
     """
-    results: list[tuple[str, str, str]] = []
+    results: list[Verdict] = []
     groups = {group_key(r) for r in rows}
 
     def check(name: str, value: float | None, limit: float | None, higher: bool) -> None:
-        if value is None or limit is None or math.isnan(value) or math.isnan(limit):
-            results.append((name, "n/a", "not measured"))
-            return
-        ok = value >= limit if higher else value <= limit
-        op = ">=" if higher else "<="
-        results.append((name, "PASS" if ok else "FAIL", f"{fmt(value, 2)} {op} {fmt(limit, 2)}"))
+        results.append(verdict(name, value, limit, higher=higher))
 
     hotpath = [r for r in rows if str(r["scenario"]).startswith("hotpath-")]
     if hotpath:
         from bench.hotpath import verdicts
 
-        results.extend(v for v in verdicts(hotpath) if "(default)" in v[0])
+        results.extend(v for v in verdicts(hotpath) if "(default)" in v.name)
     if "echo" in groups:
         managed = _find(rows, "echo", MANAGED, "msgs_per_s")
         wst = _find(rows, "echo", "websockets.trio", "msgs_per_s")
@@ -218,7 +239,7 @@ def _idle_targets(
     rows: Sequence[Row],
     groups: set[str],
     check: Callable[[str, float | None, float | None, bool], None],
-    results: list[tuple[str, str, str]],
+    results: list[Verdict],
 ) -> None:
     """The idle-scale targets, from bench/idle.py's keys (and detect's open time)."""
     idle = {
@@ -286,10 +307,10 @@ def _idle_targets(
         check(f"open 5,000 connections <= 10 s ({source})", opened, OPEN_5000_S_MAX, False)
 
 
-def format_targets(targets: Sequence[tuple[str, str, str]]) -> str:
+def format_targets(targets: Sequence[Verdict]) -> str:
     """The pass/fail block printed under the tables."""
     lines = ["\n== targets (trio_heartbeat)"]
-    for name, status, detail in targets:
+    for name, status, detail, _ in targets:
         lines.append(f"  [{status:4}] {name}: {detail}")
     return "\n".join(lines)
 
@@ -358,7 +379,7 @@ def finish(
         chart_path = write_chart(rows, RESULTS_DIR / "chart.png")
         if chart_path is not None:
             print(f"chart written to {chart_path}")
-    failed = any(status == "FAIL" for _, status, _ in targets)
+    failed = any(v.status == "FAIL" for v in targets)
     return 1 if strict and failed else 0
 
 

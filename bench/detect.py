@@ -347,8 +347,8 @@ async def _at_scale(
     }
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every client, ``--detect-trials`` concurrent trials each; one row per client.
+def run(args: argparse.Namespace, clients: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every client (or ``clients``), ``--detect-trials`` concurrent trials each; one row each.
 
     With ``--detect-background N``: trio_heartbeat alone, beside N heartbeating connections.
     """
@@ -359,7 +359,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     rng = random.Random(args.seed)
     phases = [rng.uniform(0.0, interval) for _ in range(args.detect_trials)]
     background = getattr(args, "detect_background", 0)
-    clients = ("trio_heartbeat",) if background else DETECT_CLIENTS
+    clients = ("trio_heartbeat",) if background else (clients or DETECT_CLIENTS)
     params = {"trials": len(phases), "interval": interval, "timeout": timeout, "seed": args.seed}
     if background:
         raise_fd_limit(background * 2 + 4 * len(phases) + 512)

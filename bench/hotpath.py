@@ -217,9 +217,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """``(target, PASS|FAIL|n/a, detail)`` per workload and engine, against ``raw-trio-tcp``."""
-    out: list[tuple[str, str, str]] = []
+def verdicts(rows: list[dict[str, Any]]) -> list[_report.Verdict]:
+    """One verdict per workload and engine, against ``raw-trio-tcp`` (never the bare number)."""
+    out: list[_report.Verdict] = []
     for workload, (target, metric) in TARGETS.items():
         group = {
             r["client"]: r
@@ -233,11 +233,11 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
             mark = " (default)" if row.get("default_engine") else ""
             name = f"{workload} {client}{mark} >= {target}x raw trio TCP ({metric})"
             if floor is None:
-                out.append((name, "n/a", "floor not measured"))
+                out.append(_report.Verdict(name, "n/a", "floor not measured"))
                 continue
             ratio = row["median"][metric] / floor["median"][metric]
             status = "PASS" if ratio >= target else "FAIL"
-            out.append((name, status, f"{ratio:.2f}x"))
+            out.append(_report.Verdict(name, status, f"{ratio:.2f}x", ratio / target))
     return out
 
 
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\ntotal {time.monotonic() - started:.0f} s; command: python -m bench.hotpath "
         + " ".join(sys.argv[1:] if argv is None else argv)
     )
-    failed = any(status == "FAIL" for _, status, _ in targets)
+    failed = any(v.status == "FAIL" for v in targets)
     return 1 if args.strict and failed else 0
 
 

@@ -18,7 +18,7 @@ def _idle(n: int, interval: float, **median: float) -> Any:
 
 
 def _verdicts(rows: list[Any]) -> dict[str, tuple[str, str]]:
-    return {name: (status, detail) for name, status, detail in _report.evaluate_targets(rows)}
+    return {v.name: (v.status, v.detail) for v in _report.evaluate_targets(rows)}
 
 
 def test_heartbeat_cpu_us_is_cpu_over_answered_heartbeats() -> None:
@@ -122,7 +122,7 @@ def test_hotpath_verdicts_against_the_fair_floor_only() -> None:
         _hot("send-64KiB", hotpath.FLOOR, 1.0, 1000.0),
         _hot("recv-64KiB", "trio_heartbeat[direct]", 1.0, 1.0, default=True),
     ]
-    every = {name: (status, detail) for name, status, detail in hotpath.verdicts(rows)}
+    every = {v.name: (v.status, v.detail) for v in hotpath.verdicts(rows)}
     assert every == {
         "recv-100B trio_heartbeat[direct] (default) >= 0.8x raw trio TCP (msgs_per_s)": (
             "PASS",
@@ -139,5 +139,14 @@ def test_hotpath_verdicts_against_the_fair_floor_only() -> None:
         ),
     }
     # The issue-9 list carries the default engine's verdicts only.
-    names = [name for name, _, _ in _report.evaluate_targets(rows)]
+    names = [v.name for v in _report.evaluate_targets(rows)]
     assert names == [name for name in every if "(default)" in name]
+
+
+def test_verdict_scores_turn_so_that_one_is_the_limit() -> None:
+    assert _report.verdict("x", 160.0, 80.0, higher=False) == ("x", "FAIL", "160.00 <= 80.00", 0.5)
+    assert _report.verdict("x", 40.0, 80.0, higher=True).score == 0.5
+    assert _report.verdict("x", 0.0, 0.0, higher=False)[1:] == ("PASS", "0.00 <= 0.00", 1.0)
+    assert _report.verdict("x", 2.0, 0.0, higher=False).score == 0.0
+    assert _report.verdict("x", float("nan"), 1.0, higher=True).status == "n/a"
+    assert _report.verdict("x", 1.0, None, higher=True).status == "n/a"
