@@ -99,7 +99,8 @@ class FrameReader:
             await trio.lowlevel.checkpoint()
         start, end = frame
         self._offset = end
-        return bytes(self._buffer[start:end])
+        with memoryview(self._buffer) as view:  # one copy, not a bytearray slice and another
+            return bytes(view[start:end])
 
 
 async def split_only(stream: trio.abc.ReceiveStream, initial: bytes, count: int) -> None:

@@ -55,3 +55,50 @@ def test_main_writes_copies_the_chart_and_checks(tmp_path: Path) -> None:
     assert "| generated |" in page.read_text(encoding="utf-8")
     assert target.read_bytes() == b"\x89PNG fake"
     assert readme.main([*argv, "--check", "--chart-to", str(target)]) == 0
+
+
+def test_issue9_markdown_is_a_block_the_rewriter_accepts() -> None:
+    from bench import _report, issue9
+
+    rows = [
+        {
+            "scenario": "idle",
+            "client": "trio_heartbeat",
+            "params": {"n": 1000, "interval": 1.0},
+            "runs": [],
+            "median": {
+                "rss_kib_per_conn": 20.0,
+                "cpu_pct": 7.0,
+                "answered_pct": 100.0,
+                "missed": 0.0,
+                "connect_s": 1.5,
+            },
+        },
+        {
+            "scenario": "storm",
+            "client": "model full_jitter (no I/O)",
+            "params": {"wait_max": 2.0},
+            "runs": [],
+            "median": {"peak_per_100ms": 140.0, "peak_ratio": 2.8, "all_back_s": 1.9},
+        },
+    ]
+    verdicts = _report.evaluate_targets(rows)
+    block = issue9.markdown(
+        rows,
+        verdicts,
+        run_id="r1",
+        total_s=600.0,
+        command="python -m bench --issue9",
+        machine={"cpus": 2, "python": "3.11", "versions": {"trio": "0.35"}},
+    )
+    lines = block.splitlines()
+    assert (
+        "| CPU per answered heartbeat <= 80 µs (worst: N=1,000) | 70.00 <= 80.00 | **PASS** |"
+        in lines
+    )
+    assert "| storm: all back within wait_max + 1 s | not measured | n/a |" in lines
+    assert "| 1,000 x 1 s | trio_heartbeat | 20.0 | 7.0 | 100.0 | 0 | 70 | 1.5 |" in lines
+    assert "| model full_jitter (no I/O) | 140 | 2.80 | n/a | 1.90 |" in lines
+    assert "(10 min)" in lines[1] and "trio 0.35" in lines[1]
+    assert lines[-1] == f"![issue 9 targets, measured / target]({issue9.README_CHART})"
+    assert rewrite(README, block).count("**PASS**") == 2  # heartbeat CPU and memory
