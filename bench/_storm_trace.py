@@ -17,7 +17,11 @@ the schedule, not when some observer task got round to looking.
 - ``scheduled_peak`` / ``started_peak`` / ``connected_peak``: peak per 100 ms bin, after
   the server is back, of when the successful attempts were *scheduled* by the policy, when
   they *started*, and when the client saw the handshake complete;
-- ``cpu_pct``: the bench process's CPU over the storm, % of one core.
+- ``cpu_pct``: the bench process's CPU over the storm, % of one core;
+- ``loss_after_kill_p50_ms``: how long after the kill the clients saw their links drop
+  (the outage they live through is shorter than kill-to-ready by this much);
+- ``gc_passes`` / ``gc_max_pause_ms`` / ``gc_pause_total_ms``: passes of the cyclic garbage
+  collector during the storm and how long they stopped the process.
 """
 
 from __future__ import annotations
@@ -91,6 +95,19 @@ class BackoffTrace:
             gc.callbacks.remove(on_gc)
             Backoff.attempt_started, Backoff.failed, Backoff.connected = originals  # type: ignore[method-assign]
 
+    def losses(self, since: float) -> list[float]:
+        """Each connection's first ``failed`` at or after ``since``: when it saw its link drop."""
+        first: dict[int, float] = {}
+        for client, kind, now, _ in self.events:
+            if kind == "failed" and now >= since and client not in first:
+                first[client] = now
+        return list(first.values())
+
+    def clear(self) -> None:
+        """Forget what was recorded (between storms)."""
+        self.events.clear()
+        self.gc_pauses.clear()
+
 
 def _peak(times: list[float], origin: float) -> float:
     bins: dict[int, int] = {}
@@ -101,7 +118,7 @@ def _peak(times: list[float], origin: float) -> float:
 
 
 def summarise(
-    events: list[tuple[int, str, float, float]], kill_at: float, ready_at: float, cpu_s: float
+    trace: BackoffTrace, kill_at: float, ready_at: float, cpu_s: float
 ) -> dict[str, float]:
     """The storm's client-side figures (see the module docstring); times in the trace's clock.
 
@@ -109,7 +126,8 @@ def summarise(
     ``cpu_s``: the process's CPU seconds from the kill to the end of the storm.
     """
     by_client: dict[int, list[tuple[str, float, float]]] = {}
-    for client, kind, now, delay in events:
+    losses = trace.losses(kill_at)
+    for client, kind, now, delay in trace.events:
         if now >= kill_at:
             by_client.setdefault(client, []).append((kind, now, delay))
     first_delays: list[float] = []
@@ -144,6 +162,11 @@ def summarise(
                 end = max(end, now)
                 break
     window = max(end - kill_at, 1e-9)
+    pauses = [
+        took
+        for started_at, took, _, _ in trace.gc_pauses
+        if kill_at <= started_at - trace.offset <= end
+    ]
     return {
         "clients_traced": float(len(by_client)),
         "attempts_per_client": attempts / max(1, len(by_client)),
@@ -158,4 +181,8 @@ def summarise(
         "started_peak": _peak(started, ready_at),
         "connected_peak": _peak(connected, ready_at),
         "cpu_pct": 100.0 * cpu_s / window,
+        "loss_after_kill_p50_ms": percentile([t - kill_at for t in losses], 50) * 1e3,
+        "gc_passes": float(len(pauses)),
+        "gc_max_pause_ms": max(pauses, default=0.0) * 1e3,
+        "gc_pause_total_ms": sum(pauses) * 1e3,
     }

@@ -103,13 +103,30 @@ def test_model_handshakes_run_the_librarys_backoff() -> None:
     # (the link was up past min_uptime, so the count starts afresh); the server is back
     # 3.4 s after it, so all come back together at 5.1 - 3.4 = 1.7 s.
     fixed = ReconnectPolicy(wait_initial=0.1, wait_max=2.0, full_jitter=False)
-    even = model_handshakes(fixed, 50, 3.4, seed=1)
+    even = model_handshakes(fixed, [-3.4] * 50, seed=1)
     assert even == pytest.approx([1.7] * 50)
     assert storm_metrics(even, 0.0, 50, 2.0)["peak_ratio"] == pytest.approx(20.0)
+    # Each client from its own loss: one that lost its link 1.0 s before is back at 0.5.
+    assert model_handshakes(fixed, [-3.4, -1.0], seed=1) == pytest.approx([1.7, 0.5])
     # Issue 9's case: backoff 0.2-2.0 s, a 1 s outage, full jitter: 2.6-3.4x an even spread.
     jitter = ReconnectPolicy(wait_initial=0.2, wait_max=2.0)
-    spread = model_handshakes(jitter, 1000, 1.0, seed=7)
-    assert spread == model_handshakes(jitter, 1000, 1.0, seed=7)
+    spread = model_handshakes(jitter, [-1.0] * 1000, seed=7)
+    assert spread == model_handshakes(jitter, [-1.0] * 1000, seed=7)
     assert min(spread) >= 0.0 and max(spread) < 2.0
     assert 2.5 < storm_metrics(spread, 0.0, 1000, 2.0)["peak_ratio"] < 3.5
-    assert 2.5 * 50 < model_peak(jitter, 1000, 1.0, seeds=range(5)) < 3.5 * 50
+    assert 2.5 * 50 < model_peak(jitter, [-1.0] * 1000, seeds=range(5)) < 3.5 * 50
+    # A longer outage spreads the comeback: a model fed kill-to-ready instead of the
+    # clients' own losses (about 0.14 s later here) would understate the peak.
+    assert model_peak(jitter, [-1.14] * 1000, seeds=range(9)) < model_peak(
+        jitter, [-1.0] * 1000, seeds=range(9)
+    )
+
+
+def test_client_losses_relative_to_ready_padded_with_the_median() -> None:
+    from bench.storm import client_losses
+
+    assert client_losses([9.0, 9.2, 9.1], 5, 10.0, 1.5) == pytest.approx(
+        [-1.0, -0.9, -0.8, -0.9, -0.9]
+    )
+    assert client_losses([], 2, 10.0, 1.5) == [-1.5, -1.5]
+    assert client_losses([9.0, 9.5], 1, 10.0, 1.5) == [-1.0]
