@@ -21,7 +21,8 @@ At scale (``--detect-background N``, issue 9: 5,000): the same trials for trio_h
 only, while N more managed connections to the server heartbeat in the same process (same
 ``interval`` / ``timeout``, one shared ``HeartbeatClock`` for all, the trials' connections
 included, as a user at scale would run them; opened ``BACKGROUND_CONCURRENCY`` at a time).
-The row (client ``trio_heartbeat @N``) adds ``background_up`` (connections up when the
+The row (client ``trio_heartbeat @N``) adds ``background_open_s`` (the time to open
+them), ``background_up`` (connections up when the
 trials began), ``background_answered_pct`` (heartbeats answered during the trials, % of
 N * T / interval), ``background_missed`` and ``cpu_pct`` (the process, % of one core).
 
@@ -244,8 +245,13 @@ def _available(client: str) -> bool:
     return True
 
 
-def _summary(results: list[list[float]], bound: float) -> dict[str, float]:
-    """The row's medians from ``[detect_s, visible_s]`` per trial (NaN: never)."""
+def _summary(results: list[list[float]], bound: float, timeout: float) -> dict[str, float]:
+    """The row's figures from ``[detect_s, visible_s]`` per trial (NaN: never).
+
+    ``early``: trials detected more than 50 ms before ``timeout`` after the cut, which a
+    healthy link cannot do (the last ping before the cut would have been answered within
+    milliseconds): a heartbeat was already late before the cut (an overloaded process).
+    """
     detected = [d for d, _ in results if not math.isnan(d)]
     visible = [v for _, v in results if not math.isnan(v)]
     return {
@@ -255,6 +261,7 @@ def _summary(results: list[list[float]], bound: float) -> dict[str, float]:
         "p99_ms": percentile(detected, 99) * 1000,
         "max_ms": max(detected, default=math.nan) * 1000,
         "undetected": float(len(results) - len(detected)),
+        "early": float(sum(1 for d in detected if d < timeout - 0.05)),
         "visible_p50_ms": percentile(visible, 50) * 1000,
         "visible_max_ms": max(visible, default=math.nan) * 1000,
     }
@@ -310,10 +317,13 @@ async def _at_scale(
 
         async def background() -> None:
             try:
-                async with th.open_managed_websocket(
-                    url, heartbeat=heartbeat, heartbeat_clock=clock
-                ) as ws:
-                    async with limiter:
+                async with contextlib.AsyncExitStack() as stack:
+                    async with limiter:  # the block connects at once: enter it in the limiter
+                        ws = await stack.enter_async_context(
+                            th.open_managed_websocket(
+                                url, heartbeat=heartbeat, heartbeat_clock=clock
+                            )
+                        )
                         await ws.wait_connected()
                     conns.append(ws)
                     tried[0] += 1
@@ -387,7 +397,7 @@ def run(args: argparse.Namespace, clients: tuple[str, ...] | None = None) -> lis
                 )
             else:
                 trio.run(_trials, client, srv.port, interval, timeout, phases, cap, results)
-            med = {**_summary(results, bound), **extra}
+            med = {**_summary(results, bound, timeout), **extra}
             _report.progress(f"detect {name}: {med}")
             rows.append(
                 {

@@ -130,3 +130,15 @@ def test_client_losses_relative_to_ready_padded_with_the_median() -> None:
     )
     assert client_losses([], 2, 10.0, 1.5) == [-1.5, -1.5]
     assert client_losses([9.0, 9.5], 1, 10.0, 1.5) == [-1.0]
+
+
+def test_detect_summary_counts_undetected_and_early_trials() -> None:
+    from bench.detect import _summary
+
+    nan = math.nan
+    got = _summary([[1.5, nan], [0.4, 0.5], [nan, nan], [0.96, 1.0]], bound=2.0, timeout=1.0)
+    assert got["undetected"] == 1.0
+    assert got["early"] == 1.0  # 0.4 s: impossible on a healthy link; 0.96 is within 50 ms
+    assert got["max_ms"] == pytest.approx(1500.0)
+    assert got["bound_ms"] == 2000.0
+    assert got["visible_p50_ms"] == pytest.approx(750.0)
