@@ -219,6 +219,12 @@ def evaluate_targets(rows: Sequence[Row]) -> list[Verdict]:
             bound and bound + DETECT_SLACK_MS,
             False,
         )
+        check(
+            f"detect at {n} connections: none before the timeout (liveness exact)",
+            _find(rows, group, client, "early"),
+            0.0,
+            False,
+        )
     if "storm" in groups:
         client = f"{MANAGED} full_jitter"
         vs_model = _find(rows, "storm", client, "vs_model")

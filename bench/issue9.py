@@ -222,15 +222,15 @@ def write_chart(verdicts: list[_report.Verdict], path: Path) -> Path | None:
     if not shown:
         return None
     fig, ax = plt.subplots(figsize=(10, 0.38 * len(shown) + 1.2))
-    scores = [min(max(v.score, 0.05), 20.0) for v in shown]
+    scores = [min(max(v.score, 0.2), 5.0) for v in shown]
     colors = ["tab:green" if v.status == "PASS" else "tab:red" for v in shown]
     ax.barh([v.name for v in shown], scores, color=colors)
     ax.set_xscale("log")
-    ax.set_xlim(0.05, 20.0)
+    ax.set_xlim(0.2, 5.0)
     ax.axvline(1.0, color="black", linewidth=0.8)
     for y, v in enumerate(shown):
-        ax.text(0.055, y, f" {v.detail}", va="center", fontsize=7)
-    ax.set_xlabel("measured / target, turned so that >= 1 passes (log scale)")
+        ax.text(0.21, y, f" {v.detail}", va="center", fontsize=7)
+    ax.set_xlabel("measured / target, turned so that >= 1 passes (log scale, clipped to 0.2-5)")
     ax.tick_params(axis="y", labelsize=7)
     ax.invert_yaxis()
     fig.tight_layout()

@@ -73,7 +73,7 @@ def test_flat_passes_within_a_quarter_and_open_time_prefers_detect() -> None:
         _row(
             "detect",
             "trio_heartbeat @5000",
-            {"p99_ms": 2049.0, "bound_ms": 2000.0, "background_open_s": 8.0},
+            {"p99_ms": 2049.0, "bound_ms": 2000.0, "background_open_s": 8.0, "early": 2.0},
             background=5000,
         ),
     ]
@@ -85,6 +85,8 @@ def test_flat_passes_within_a_quarter_and_open_time_prefers_detect() -> None:
     )
     assert got["open 5,000 connections <= 10 s (detect, 100 in flight)"][0] == "PASS"
     assert got["detect p99 <= bound + 50 ms at 5000 connections"] == ("PASS", "2,049 <= 2,050")
+    # Two trials noticed the cut sooner than a healthy link can: a heartbeat was already late.
+    assert got["detect at 5000 connections: none before the timeout (liveness exact)"][0] == "FAIL"
     assert "detect p99 <= bound + 50 ms (alone)" not in got
 
 
