@@ -17,7 +17,16 @@ What "noticed" means per client:
   for ``close_timeout`` because the closing handshake cannot complete through a black hole;
 - raw trio-websocket + naive loop: the bounded ``ws.ping()`` times out.
 
-Run alone: ``python -m bench.detect [--detect-trials 20] [--seed S]``.
+At scale (``--detect-background N``, issue 9: 5,000): the same trials for trio_heartbeat
+only, while N more managed connections to the server heartbeat in the same process (same
+``interval`` / ``timeout``, one shared ``HeartbeatClock`` for all, the trials' connections
+included, as a user at scale would run them; opened ``BACKGROUND_CONCURRENCY`` at a time).
+The row (client ``trio_heartbeat @N``) adds ``background_open_s`` (the time to open
+them), ``background_up`` (connections up when the
+trials began), ``background_answered_pct`` (heartbeats answered during the trials, % of
+N * T / interval), ``background_missed`` and ``cpu_pct`` (the process, % of one core).
+
+Run alone: ``python -m bench.detect [--detect-trials 20] [--seed S] [--detect-background 5000]``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import contextlib
 import math
 import random
 import sys
+import time
 from typing import Any
 
 import trio
@@ -37,6 +47,7 @@ from bench._common import (
     load_managed,
     percentile,
     quiet_logs,
+    raise_fd_limit,
     server,
 )
 from bench._proxy import BlackholeProxy, open_blackhole_proxy
@@ -46,6 +57,9 @@ DETECT_CLIENTS = ("trio_heartbeat", "raw-trio-websocket", "websockets.trio")
 POLL_INTERVAL = 0.001
 #: websockets' default close_timeout; a trial waits at most bound + this + 5 s.
 WEBSOCKETS_CLOSE_TIMEOUT = 10.0
+#: Handshakes in flight while the background connections open, and their time budget.
+BACKGROUND_CONCURRENCY = 100
+BACKGROUND_BUDGET = 120.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detect-trials", type=int, default=20)
     parser.add_argument("--detect-interval", type=float, default=1.0)
     parser.add_argument("--detect-timeout", type=float, default=1.0)
+    parser.add_argument(
+        "--detect-background",
+        type=int,
+        default=0,
+        help="also heartbeat this many more connections in the process (trio_heartbeat only)",
+    )
 
 
 async def _trial(
@@ -63,20 +83,22 @@ async def _trial(
     phase: float,
     cap: float,
     out: list[float],
+    clock: Any = None,
 ) -> None:
     """One trial; sets ``out`` to [seconds to detect, seconds until the app sees an error].
 
     NaN means never (within ``cap``). The whole trial, connection close included, is
     bounded by ``2 * interval + phase + cap + 5`` seconds.
     """
-    trial = {
-        "trio_heartbeat": _trial_managed,
-        "websockets.trio": _trial_websockets,
-    }.get(client, _trial_raw)
     with trio.move_on_after(2 * interval + phase + cap + 5.0):
         async with open_blackhole_proxy(server_port) as proxy:
             url = f"ws://127.0.0.1:{proxy.port}/"
-            await trial(url, proxy, interval, hb_timeout, phase, cap, out)
+            if client.startswith("trio_heartbeat"):
+                await _trial_managed(url, proxy, interval, hb_timeout, phase, cap, out, clock)
+            elif client == "websockets.trio":
+                await _trial_websockets(url, proxy, interval, hb_timeout, phase, cap, out)
+            else:
+                await _trial_raw(url, proxy, interval, hb_timeout, phase, cap, out)
 
 
 async def _trial_managed(
@@ -87,6 +109,7 @@ async def _trial_managed(
     phase: float,
     cap: float,
     out: list[float],
+    clock: Any = None,
 ) -> None:
     th = load_managed()
     assert th is not None
@@ -96,6 +119,7 @@ async def _trial_managed(
         url,
         heartbeat=th.Heartbeat.ping(interval=interval, reply_timeout=hb_timeout),
         reconnect=th.ReconnectPolicy(wait_initial=0.1, wait_max=2.0),
+        heartbeat_clock=clock,
     ) as ws:
         await ws.wait_connected()
         await trio.sleep(2 * interval + phase)
@@ -221,67 +245,165 @@ def _available(client: str) -> bool:
     return True
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every client, ``--detect-trials`` concurrent trials each; one row per client."""
+def _summary(results: list[list[float]], bound: float, timeout: float) -> dict[str, float]:
+    """The row's figures from ``[detect_s, visible_s]`` per trial (NaN: never).
+
+    ``early``: trials detected more than 50 ms before ``timeout`` after the cut, which a
+    healthy link cannot do (the last ping before the cut would have been answered within
+    milliseconds): a heartbeat was already late before the cut (an overloaded process).
+    """
+    detected = [d for d, _ in results if not math.isnan(d)]
+    visible = [v for _, v in results if not math.isnan(v)]
+    return {
+        "bound_ms": bound * 1000,
+        "min_ms": min(detected, default=math.nan) * 1000,
+        "p50_ms": percentile(detected, 50) * 1000,
+        "p99_ms": percentile(detected, 99) * 1000,
+        "max_ms": max(detected, default=math.nan) * 1000,
+        "undetected": float(len(results) - len(detected)),
+        "early": float(sum(1 for d in detected if d < timeout - 0.05)),
+        "visible_p50_ms": percentile(visible, 50) * 1000,
+        "visible_max_ms": max(visible, default=math.nan) * 1000,
+    }
+
+
+async def _trials(
+    client: str,
+    port: int,
+    interval: float,
+    timeout: float,
+    phases: list[float],
+    cap: float,
+    results: list[list[float]],
+    clock: Any = None,
+) -> None:
+    """Every trial of ``client`` concurrently; errors are reported, what was measured kept."""
+
+    async def one(i: int) -> None:
+        try:
+            await _trial(client, port, interval, timeout, phases[i], cap, results[i], clock)
+        except Exception as exc:
+            _report.progress(f"detect {client} trial {i}: error {exc!r}")
+
+    async with trio.open_nursery() as nursery:
+        for i in range(len(phases)):
+            nursery.start_soon(one, i)
+
+
+async def _at_scale(
+    url: str,
+    port: int,
+    n: int,
+    interval: float,
+    timeout: float,
+    phases: list[float],
+    cap: float,
+    results: list[list[float]],
+) -> dict[str, float]:
+    """The trials while ``n`` more managed connections heartbeat in this process."""
+    th = load_managed()
+    assert th is not None
+    heartbeat = th.Heartbeat.ping(interval=interval, reply_timeout=timeout)
+    limiter = trio.CapacityLimiter(BACKGROUND_CONCURRENCY)
+    conns: list[Any] = []
+    all_up = trio.Event()
+    tried = [0]
+
+    def totals() -> tuple[int, int]:
+        stats = [ws.statistics() for ws in conns]
+        return sum(s.heartbeats_answered for s in stats), sum(s.heartbeats_missed for s in stats)
+
+    async with th.open_heartbeat_clock() as clock, trio.open_nursery() as nursery:
+
+        async def background() -> None:
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    async with limiter:  # the block connects at once: enter it in the limiter
+                        ws = await stack.enter_async_context(
+                            th.open_managed_websocket(
+                                url, heartbeat=heartbeat, heartbeat_clock=clock
+                            )
+                        )
+                        await ws.wait_connected()
+                    conns.append(ws)
+                    tried[0] += 1
+                    if tried[0] == n:
+                        all_up.set()
+                    await trio.sleep_forever()
+            except Exception as exc:  # counted: background_up says how many made it
+                tried[0] += 1
+                if tried[0] == n:
+                    all_up.set()
+                _report.progress(f"detect background connection: {exc!r}")
+
+        t_open = time.perf_counter()
+        for _ in range(n):
+            nursery.start_soon(background)
+        with trio.move_on_after(BACKGROUND_BUDGET):
+            await all_up.wait()
+        open_s = time.perf_counter() - t_open
+        await trio.sleep(interval + timeout)  # every heartbeat loop has started
+        up = len(conns)
+        (answered0, missed0), cpu0, t0 = totals(), time.process_time(), time.perf_counter()
+        await _trials("trio_heartbeat", port, interval, timeout, phases, cap, results, clock)
+        (answered1, missed1), cpu1, t1 = totals(), time.process_time(), time.perf_counter()
+        nursery.cancel_scope.cancel()
+    return {
+        "background_up": float(up),
+        "background_open_s": open_s,
+        "background_answered_pct": 100.0 * (answered1 - answered0) * interval / (n * (t1 - t0)),
+        "background_missed": float(missed1 - missed0),
+        "cpu_pct": 100.0 * (cpu1 - cpu0) / (t1 - t0),
+    }
+
+
+def run(args: argparse.Namespace, clients: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every client (or ``clients``), ``--detect-trials`` concurrent trials each; one row each.
+
+    With ``--detect-background N``: trio_heartbeat alone, beside N heartbeating connections.
+    """
     quiet_logs()
     interval, timeout = args.detect_interval, args.detect_timeout
     bound = interval + timeout
     cap = bound + WEBSOCKETS_CLOSE_TIMEOUT + 5.0
     rng = random.Random(args.seed)
     phases = [rng.uniform(0.0, interval) for _ in range(args.detect_trials)]
+    background = getattr(args, "detect_background", 0)
+    clients = ("trio_heartbeat",) if background else (clients or DETECT_CLIENTS)
+    params = {"trials": len(phases), "interval": interval, "timeout": timeout, "seed": args.seed}
+    if background:
+        raise_fd_limit(background * 2 + 4 * len(phases) + 512)
     rows: list[dict[str, Any]] = []
     with server() as srv:
-        for client in DETECT_CLIENTS:
+        for client in clients:
+            name = f"{client} @{background}" if background else client
             if not _available(client):
-                rows.append(
-                    {
-                        "scenario": SCENARIO,
-                        "client": client,
-                        "params": {},
-                        "runs": [],
-                        "median": None,
-                    }
-                )
+                rows.append({"scenario": SCENARIO, "client": name, "params": {}, "runs": []})
+                rows[-1]["median"] = None
                 continue
             results = [[math.nan, math.nan] for _ in phases]
-
-            async def main(client: str = client, results: list[list[float]] = results) -> None:
-                async def one(i: int) -> None:
-                    try:
-                        await _trial(
-                            client, srv.port, interval, timeout, phases[i], cap, results[i]
-                        )
-                    except Exception as exc:  # keep what was measured; report the error
-                        _report.progress(f"detect {client} trial {i}: error {exc!r}")
-
-                async with trio.open_nursery() as nursery:
-                    for i in range(len(phases)):
-                        nursery.start_soon(one, i)
-
-            trio.run(main)
-            detected = [d for d, _ in results if not math.isnan(d)]
-            visible = [v for _, v in results if not math.isnan(v)]
-            med: dict[str, float] = {
-                "bound_ms": bound * 1000,
-                "min_ms": min(detected, default=math.nan) * 1000,
-                "p50_ms": percentile(detected, 50) * 1000,
-                "p99_ms": percentile(detected, 99) * 1000,
-                "max_ms": max(detected, default=math.nan) * 1000,
-                "undetected": float(len(phases) - len(detected)),
-                "visible_p50_ms": percentile(visible, 50) * 1000,
-                "visible_max_ms": max(visible, default=math.nan) * 1000,
-            }
-            _report.progress(f"detect {client}: {med}")
+            extra: dict[str, float] = {}
+            if background:
+                extra = trio.run(
+                    _at_scale,
+                    srv.url,
+                    srv.port,
+                    background,
+                    interval,
+                    timeout,
+                    phases,
+                    cap,
+                    results,
+                )
+            else:
+                trio.run(_trials, client, srv.port, interval, timeout, phases, cap, results)
+            med = {**_summary(results, bound, timeout), **extra}
+            _report.progress(f"detect {name}: {med}")
             rows.append(
                 {
                     "scenario": SCENARIO,
-                    "client": client,
-                    "params": {
-                        "trials": len(phases),
-                        "interval": interval,
-                        "timeout": timeout,
-                        "seed": args.seed,
-                    },
+                    "client": name,
+                    "params": {**params, "background": background},
                     "runs": [
                         {"phase": p, "detect_s": d, "visible_s": v}
                         for p, (d, v) in zip(phases, results, strict=True)

@@ -27,12 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--echo-rounds", type=int, default=None, help="round trips per run")
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Measure every client; one row per client (n/a rows for missing libraries)."""
+def run(args: argparse.Namespace, clients: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Measure every client (or ``clients``); one row each (n/a rows for missing libraries)."""
     quiet_logs()
     rounds = args.echo_rounds or (2_000 if args.quick else 20_000)
     repeats = args.repeats or (3 if args.quick else 5)
-    names = [n for n in CLIENTS if n != "raw-trio-websocket-64k"]
+    names = list(clients) if clients else [n for n in CLIENTS if n != "raw-trio-websocket-64k"]
     runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     with server() as srv:
         for rep in range(repeats):

@@ -1,9 +1,11 @@
 """Run every benchmark scenario (or some) in one go: ``python -m bench [scenario ...]``.
 
 Scenarios, in run order: echo, bulk, idle, detect, storm. Prints one table per scenario,
-the pass/fail targets, appends JSON lines to bench/results/results.jsonl and draws
-bench/results/chart.png. ``--quick`` makes a smoke run of a few minutes; see README.md
-for the full run's duration. Every server process is killed by PID before returning.
+issue 9's targets with PASS / FAIL / n/a, appends JSON lines to bench/results/results.jsonl
+and draws bench/results/chart.png. ``--quick`` makes a smoke run of a few minutes; see
+README.md for the full run's duration. ``--issue9`` runs instead exactly what issue 9's
+targets need (:mod:`bench.issue9`) and writes the README's Performance block. Every server
+process is killed by PID before returning.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import _report, bulk, detect, echo, idle, storm
+from bench import _report, bulk, detect, echo, hotpath, idle, issue9, storm
 from bench._common import append_results, load_managed, machine_info, new_run_id
 
 SCENARIOS: dict[
@@ -43,8 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"any of {', '.join(SCENARIOS)} (default: all)",
     )
     _report.add_common_arguments(parser)
+    parser.add_argument(
+        "--issue9",
+        action="store_true",
+        help="run exactly what issue 9's targets need; write bench/results/issue9.md and .png",
+    )
     for add_arguments, _ in SCENARIOS.values():
         add_arguments(parser)
+    hotpath.add_arguments(parser)
     return parser
 
 
@@ -58,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     chosen = list(dict.fromkeys(args.scenarios)) or list(SCENARIOS)
     run_id = new_run_id()
     info = machine_info()
+    command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.issue9:
+        if args.scenarios:
+            parser.error("--issue9 runs its own set of scenarios; name none")
+        return issue9.run_issue9(args, run_id=run_id, machine=info, command=command.strip())
     managed = "available" if load_managed() is not None else "n/a (import failed)"
     _report.progress(f"run {run_id}: {chosen}, trio_heartbeat {managed}, {info}")
     rows: list[dict[str, Any]] = []
@@ -77,10 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     status = _report.finish(
         rows, run_id=run_id, chart=True, append=append_results, strict=args.strict
     )
-    print(
-        f"total {time.monotonic() - started:.0f} s; command: python -m bench "
-        + " ".join(sys.argv[1:] if argv is None else argv)
-    )
+    print(f"total {time.monotonic() - started:.0f} s; command: {command}")
     return status
 
 
