@@ -298,3 +298,58 @@ async def test_set_silence_timeout_needs_a_deadline_to_move(
         ) as ws:
             await ws.receive()
     assert isinstance(info.value.last_error, th.UsageError)
+
+
+async def test_a_kept_failure_no_longer_holds_the_dead_link(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Unread state changes keep their errors, not the finished link those errors'
+    frames referred to (a reconnect storm of 1,000 clients otherwise keeps every
+    dead link alive until ``state_changes`` is read)."""
+    import gc
+    import traceback
+    import weakref
+
+    policy = th.ReconnectPolicy(max_attempts=2, wait_initial=1.0, full_jitter=False)
+    with pytest.raises(th.ReconnectGaveUp):
+        async with th.open_managed_websocket(
+            "ws://x/",
+            heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
+            reconnect=policy,
+            dial=echo_server.dial,
+        ) as ws:
+            await ws.wait_connected()
+            assert ws._session is not None
+            link = weakref.ref(ws._session.link)
+            echo_server.refuse = True
+            echo_server.last.freeze()
+            await ws.receive()
+    events = drain_events(ws)  # read only now: they were held all along
+    lost = [e for e in events if isinstance(e, th.Disconnected)]
+    assert isinstance(lost[0].cause, th.PeerUnresponsive)
+    gc.collect()
+    assert link() is None
+    # The traceback still says where it failed.
+    text = "".join(traceback.format_exception(lost[0].cause))
+    assert "in _watchdog" in text
+
+
+async def test_a_kept_failure_keeps_the_applications_frames(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Only the library's frames are cleared: an on_connect step's locals stay."""
+    import traceback
+
+    async def broken(link: th.LiveLink) -> None:
+        secret_for_the_debugger = "kept"
+        raise RuntimeError(f"token expired ({len(secret_for_the_debugger)})")
+
+    policy = th.ReconnectPolicy(max_attempts=1)
+    with pytest.raises(th.ReconnectGaveUp) as info:
+        async with th.open_managed_websocket(
+            "ws://x/", reconnect=policy, on_connect=broken, dial=echo_server.dial
+        ) as ws:
+            await ws.receive()
+    error = info.value.last_error
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    assert any(f.f_locals.get("secret_for_the_debugger") == "kept" for f in frames)

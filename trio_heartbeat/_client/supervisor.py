@@ -45,6 +45,7 @@ from trio_heartbeat._core.events import (
     Step,
     WaitingToReconnect,
 )
+from trio_heartbeat._core.groups import release_frames
 from trio_heartbeat._core.heartbeat import Heartbeat
 from trio_heartbeat._core.options import ConnectionOptions, Transport
 from trio_heartbeat._core.ratelimit import LogThrottle
@@ -146,6 +147,12 @@ class Supervisor:
             self._state, self._step = ConnectionState.CONNECTING, Step.CONNECT
             backoff.attempt_started(trio.current_time())
             error = await self._attempt(attempt)
+            # The error is kept (state changes, the next attempt's context): not
+            # the finished link's frames and everything they refer to.
+            release_frames(error)
+            # The error is kept (state changes, the next attempt's context): not
+            # the finished link's frames and everything they refer to.
+            release_frames(error)
             was_connected = self._connected_at is not None
             worked = was_connected and (
                 trio.current_time() - (self._connected_at or 0.0) >= self._policy.min_uptime
