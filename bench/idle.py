@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle-timeout", type=float, default=1.0, help="heartbeat timeout")
     parser.add_argument("--idle-repeats", type=int, default=None, help="default min(repeats, 3)")
     parser.add_argument("--idle-server-procs", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--idle-clients", nargs="+", choices=IDLE_CLIENTS, default=None, help="default: all"
+    )
 
 
 class _Counts:
@@ -318,7 +321,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         runs: dict[str, list[dict[str, float]]] = {c: [] for c in IDLE_CLIENTS}
         with server(procs=args.idle_server_procs) as srv:
             for rep in range(repeats):
-                for client in IDLE_CLIENTS:
+                for client in args.idle_clients or IDLE_CLIENTS:
                     if not _available(client):
                         continue
                     cpu0, t0 = srv.cpu_seconds(), time.monotonic()
@@ -341,7 +344,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     )
                     runs[client].append(result)
                     _report.progress(f"idle N={n} rep {rep + 1}/{repeats} {client}: {result}")
-        for client in IDLE_CLIENTS:
+        for client in args.idle_clients or IDLE_CLIENTS:
             rows.append(
                 {
                     "scenario": SCENARIO,
