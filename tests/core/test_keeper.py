@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
+import pytest
 import trio
 import trio.testing
 
@@ -31,21 +34,28 @@ class StallingStream(trio.abc.Stream):
         await self.inner.aclose()
 
 
+@pytest.mark.parametrize("shared_clock", [False, True], ids=["alone", "shared-clock"])
 async def test_a_blocked_heartbeat_write_does_not_stall_the_deadline(
-    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock, shared_clock: bool
 ) -> None:
     streams: list[StallingStream] = []
+    stack = AsyncExitStack()
+    clock = await stack.enter_async_context(th.open_heartbeat_clock()) if shared_clock else None
 
     async def dial() -> trio.abc.Stream:
         streams.append(StallingStream(await echo_server.dial()))
         return streams[-1]
 
-    async with th.open_managed_websocket(
-        "ws://x/",
-        heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
-        reconnect=th.ReconnectPolicy.fixed(100.0),
-        dial=dial,
-    ) as ws:
+    async with (
+        stack,
+        th.open_managed_websocket(
+            "ws://x/",
+            heartbeat=th.Heartbeat.ping(interval=1.0, reply_timeout=1.0),
+            reconnect=th.ReconnectPolicy.fixed(100.0),
+            dial=dial,
+            heartbeat_clock=clock,
+        ) as ws,
+    ):
         await ws.wait_connected()
         assert trio.current_time() == 0.0
         echo_server.last.freeze()  # the peer neither reads nor answers ...

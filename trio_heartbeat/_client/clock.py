@@ -2,7 +2,10 @@
 
 A link's keeper task (heartbeats and the liveness deadline) sleeps on an
 *alarm*: a wake-up time that other tasks may move without waking it (a pong
-moves the liveness deadline later at the cost of one attribute write).
+moves the liveness deadline later at the cost of one attribute write). While
+the keeper writes a heartbeat, the same alarm guards the write: it cancels the
+write if the deadline passes first (a peer that stopped reading cannot stall
+the deadline).
 
 - :class:`ScopeAlarm` (no shared clock): the sleep is a ``CancelScope`` whose
   deadline is the alarm's; exact.
@@ -41,12 +44,23 @@ _SUCCEEDED = trio.lowlevel.Abort.SUCCEEDED
 
 
 class Alarm(Protocol):
-    """A movable wake-up time for one task (``deadline``: a ``trio.current_time()`` value)."""
+    """A movable wake-up time for one task (``deadline``: a ``trio.current_time()`` value).
+
+    While *guarding* (between :meth:`guard` and :meth:`unguard`) the task is
+    busy instead of asleep, and the alarm cancels the guarded scope if its
+    deadline passes first.
+    """
 
     deadline: float
 
     def move(self, deadline: float) -> None:
-        """Wake at ``deadline`` instead, earlier or later (no task switch)."""
+        """Wake (or cancel the guarded scope) at ``deadline`` instead: no task switch."""
+
+    def guard(self, deadline: float, scope: trio.CancelScope) -> None:
+        """Cancel ``scope`` if ``deadline`` passes before :meth:`unguard`."""
+
+    def unguard(self) -> None:
+        """Stop guarding (the guarded work is done)."""
 
     async def sleep(self) -> None:
         """Sleep until ``deadline`` (as moved meanwhile). A checkpoint."""
@@ -55,16 +69,27 @@ class Alarm(Protocol):
 class ScopeAlarm:
     """An alarm of its own: a cancel scope per sleep, its deadline moved with the alarm."""
 
-    __slots__ = ("_scope", "deadline")
+    __slots__ = ("_guarded", "_scope", "deadline")
 
     def __init__(self) -> None:
         self.deadline = math.inf
-        self._scope: trio.CancelScope | None = None
+        self._scope: trio.CancelScope | None = None  # of the sleep
+        self._guarded: trio.CancelScope | None = None
 
     def move(self, deadline: float) -> None:
         self.deadline = deadline
-        if self._scope is not None:
-            self._scope.deadline = deadline
+        scope = self._guarded or self._scope
+        if scope is not None:
+            scope.deadline = deadline
+
+    def guard(self, deadline: float, scope: trio.CancelScope) -> None:
+        self.deadline = scope.deadline = deadline
+        self._guarded = scope
+
+    def unguard(self) -> None:
+        if self._guarded is not None:
+            self._guarded.deadline = math.inf
+            self._guarded = None
 
     async def sleep(self) -> None:
         with trio.CancelScope(deadline=self.deadline) as self._scope:
@@ -77,7 +102,7 @@ class ScopeAlarm:
 class ClockAlarm:
     """An alarm on a :class:`HeartbeatClock` (made by :meth:`HeartbeatClock.alarm`)."""
 
-    __slots__ = ("_clock", "_task", "deadline", "filed")
+    __slots__ = ("_clock", "_guarded", "_task", "deadline", "filed")
 
     def __init__(self, clock: HeartbeatClock) -> None:
         self._clock = clock
@@ -85,11 +110,19 @@ class ClockAlarm:
         # The time of this alarm's live entry on the clock's heap (inf: none).
         self.filed = math.inf
         self._task: trio.lowlevel.Task | None = None  # the sleeping task
+        self._guarded: trio.CancelScope | None = None
 
     def move(self, deadline: float) -> None:
         self.deadline = deadline
-        if self._task is not None and deadline < self.filed:
+        if (self._task is not None or self._guarded is not None) and deadline < self.filed:
             self._clock.file(self, deadline)
+
+    def guard(self, deadline: float, scope: trio.CancelScope) -> None:
+        self._guarded = scope
+        self.move(deadline)
+
+    def unguard(self) -> None:
+        self._guarded = None  # an entry left on the heap is dropped or re-filed later
 
     async def sleep(self) -> None:
         deadline = self.deadline
@@ -109,14 +142,17 @@ class ClockAlarm:
     def fire(self, now: float) -> None:
         """Called by the clock when the live entry is due: wake, or re-file if moved later."""
         self.filed = math.inf
-        task = self._task
-        if task is None:
+        task, guarded = self._task, self._guarded
+        if task is None and guarded is None:
             return
-        if self.deadline <= now:
+        if self.deadline > now:
+            self._clock.file(self, self.deadline)
+        elif task is not None:
             self._task = None
             trio.lowlevel.reschedule(task)
-        else:
-            self._clock.file(self, self.deadline)
+        elif guarded is not None:
+            self._guarded = None
+            guarded.cancel()
 
 
 class HeartbeatClock:

@@ -77,6 +77,7 @@ class LinkSession:
         "_close_with",
         "_counters",
         "_emit",
+        "_guard",
         "_heartbeat",
         "_held",
         "_inbox",
@@ -92,8 +93,8 @@ class LinkSession:
         "_tasks",
         "_tasks_scope",
         "_wake",
-        "_write_scope",
         "_writer_running",
+        "_writing",
         "codec",
         "end_error",
         "ledger",
@@ -139,7 +140,8 @@ class LinkSession:
         self._tasks_scope: trio.CancelScope | None = None
         # The keeper's wake-up (heartbeat or deadline) and its bounded heartbeat write.
         self._alarm: Alarm = clock.alarm() if clock is not None else ScopeAlarm()
-        self._write_scope: trio.CancelScope | None = None
+        self._guard = trio.CancelScope()  # the keeper's, cancelled by the alarm (see _keep)
+        self._writing = False  # the keeper is writing a heartbeat
         self._held = False  # the deadline waits while the inbox is full
         self._start_writer: Callable[[], None] | None = None
         self._writer_running = False
@@ -451,24 +453,37 @@ class LinkSession:
 
         One task and one alarm: it sleeps until the next heartbeat or the
         deadline, whichever is first; a reply moves the deadline later without
-        waking it (the alarm is re-filed when its old time comes).
+        waking it (the alarm is re-filed when its old time comes). While it
+        writes a heartbeat, the alarm guards the write with the deadline.
         """
         try:
-            liveness, stream, alarm = self.liveness, self.link.stream, self._alarm
-            interval = self._heartbeat.interval
             while True:
-                liveness.observe_traffic(stream.last_receive)
-                now = trio.current_time()
-                if interval is not None and liveness.next_heartbeat_deadline() <= now:
-                    await self._send_heartbeat(probe=False)
-                    continue
-                if self._dead_deadline() <= now:
-                    await self._deadline_passed()
-                    continue
-                alarm.deadline = self._wake_time(now)
-                await alarm.sleep()
+                with trio.CancelScope() as self._guard:
+                    await self._keep_until_overdue()
+                # The deadline passed during a heartbeat write (the guard fired).
+                cut, self._writing = self._writing, False
+                await self._deadline_passed()  # raises PeerUnresponsive if the peer is dead
+                if cut:  # not dead after all, but part of a frame may be on the wire
+                    raise ConnectionLost(
+                        CloseCode.ABNORMAL_CLOSURE, "heartbeat write cut short at the deadline"
+                    )
         except Exception as exc:
             self._record_end(exc)
+
+    async def _keep_until_overdue(self) -> None:
+        liveness, stream, alarm = self.liveness, self.link.stream, self._alarm
+        interval = self._heartbeat.interval
+        while True:
+            liveness.observe_traffic(stream.last_receive)
+            now = trio.current_time()
+            if interval is not None and liveness.next_heartbeat_deadline() <= now:
+                await self._send_heartbeat(probe=False)
+                continue
+            if self._dead_deadline() <= now:
+                await self._deadline_passed()
+                continue
+            alarm.deadline = self._wake_time(now)
+            await alarm.sleep()
 
     def _dead_deadline(self) -> float:
         """The liveness deadline in force (``inf`` while the inbox is full: we stopped reading)."""
@@ -544,21 +559,13 @@ class LinkSession:
                 return
             liveness.heartbeat_sent(now)
             write = link.send(hb.payload)
-        # A deadline passing at this very instant still lets a write that needs
-        # no wait go out (the check that follows drains, then ends the link).
-        bound = max(self._dead_deadline(), now + _THIS_STEP)
-        self._write_scope = scope = trio.CancelScope(deadline=bound)
-        try:
-            with scope:
-                await write
-        finally:
-            self._write_scope = None
-        if scope.cancelled_caught:
-            await self._deadline_passed()  # raises PeerUnresponsive if the peer is dead
-            # Not dead after all, but part of a frame may be on the wire: the link is unusable.
-            raise ConnectionLost(
-                CloseCode.ABNORMAL_CLOSURE, "a heartbeat write was cut short at the deadline"
-            )
+        # Guarded by the deadline; one passing at this very instant still lets a
+        # write that needs no wait go out (the check that follows drains first).
+        self._writing = True
+        self._alarm.guard(max(self._dead_deadline(), now + _THIS_STEP), self._guard)
+        await write
+        self._writing = False
+        self._alarm.unguard()
 
     def set_silence_timeout(self, seconds: float) -> None:
         """Change this link's silence bound (see ``LiveLink.set_silence_timeout``)."""
@@ -569,6 +576,8 @@ class LinkSession:
 
     def _rearm_watchdog(self) -> None:
         """Move the keeper's alarm to the current deadline (cheap: no wake-up)."""
-        self._alarm.move(self._wake_time(trio.current_time()))
-        if self._write_scope is not None:
-            self._write_scope.deadline = max(self._dead_deadline(), self._write_scope.deadline)
+        alarm = self._alarm
+        if self._writing:  # the guard of a write only ever moves later
+            alarm.move(max(self._dead_deadline(), alarm.deadline))
+        else:
+            alarm.move(self._wake_time(trio.current_time()))
