@@ -13,7 +13,6 @@ exactly one cause (:attr:`LinkSession.end_error`).
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -36,7 +35,7 @@ from trio_heartbeat._core.ratelimit import TokenBucket
 from trio_heartbeat._transport.links import Link, translate_error
 from trio_heartbeat.errors import ConnectionLost, PeerUnresponsive, RemoteProtocolError, UsageError
 
-__all__ = ["Counters", "LinkSession"]
+__all__ = ["Counters", "LinkSession", "OnConnectStep"]
 
 logger = logging.getLogger("trio_heartbeat")
 
@@ -159,48 +158,44 @@ class LinkSession:
     ) -> NoReturn:
         """Run the link's tasks, then ``on_connect``, then call ``connected()``.
 
-        Returns only by raising: the error that ended the link.
+        Returns only by raising: the error that ended the link. (One coroutine
+        frame, not two: it is held for the life of every link.)
         """
+        hb = self._heartbeat
+        keeps = hb.interval is not None or hb.detects_death
+        # An exit stack only when there is an on-connect step to keep entered.
+        stack_cm = AsyncExitStack() if on_connect is not None else _NO_STACK
         try:
-            await self._run_tasks(on_connect, connected)
+            async with stack_cm as stack, trio.open_nursery() as tasks:
+                self._tasks_scope = tasks.cancel_scope
+                self._tasks = tasks
+                wake = self._wake
+                if wake is not None and wake.check is not None:
+                    tasks.start_soon(watch_for_wake, wake, self._sleep_until, self._on_wake)
+                tasks.start_soon(self._pump)
+                if on_connect is None:
+                    self._start_writer = self._spawn_writer
+                    self.ensure_writer()
+                    connected()
+                    if keeps:  # in this task: one task fewer per connection
+                        await self._keep()
+                else:
+                    if keeps:
+                        tasks.start_soon(self._keep)
+                    try:
+                        if stack is not None:
+                            await on_connect(stack)
+                    except Exception as exc:
+                        self._record_end(exc)
+                    else:
+                        self._start_writer = self._spawn_writer
+                        self.ensure_writer()
+                        connected()
         finally:
             self._start_writer = None
             if self._close_with is not None:  # the tasks are done: the link is ours to close
                 await self.link.close(*self._close_with, self._options.close_timeout)
         raise self.end_error or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "link ended")
-
-    async def _run_tasks(
-        self, on_connect: OnConnectStep | None, connected: Callable[[], None]
-    ) -> None:
-        hb, link = self._heartbeat, self.link
-        keeps = hb.interval is not None or hb.detects_death
-        # An exit stack only when there is an on-connect step to keep entered.
-        stack_cm = AsyncExitStack() if on_connect is not None else _NO_STACK
-        async with stack_cm as stack, trio.open_nursery() as tasks:
-            self._tasks_scope = tasks.cancel_scope
-            self._tasks = tasks
-            wake = self._wake
-            if wake is not None and wake.check is not None:
-                tasks.start_soon(watch_for_wake, wake, self._sleep_until, self._on_wake)
-            tasks.start_soon(self._pump)
-            if on_connect is None:
-                self._start_writer = functools.partial(tasks.start_soon, self._writer, link)
-                self.ensure_writer()
-                connected()
-                if keeps:  # in this task: one task fewer per connection
-                    await self._keep()
-                return
-            if keeps:
-                tasks.start_soon(self._keep)
-            try:
-                if stack is not None:
-                    await on_connect(stack)
-            except Exception as exc:
-                self._record_end(exc)
-            else:
-                self._start_writer = functools.partial(tasks.start_soon, self._writer, link)
-                self.ensure_writer()
-                connected()
 
     def _record_end(self, exc: BaseException) -> None:
         """The first failure of a task: remember it and end the link."""
@@ -211,6 +206,10 @@ class LinkSession:
             self._tasks_scope.cancel()
 
     # -- sending ---------------------------------------------------------------
+
+    def _spawn_writer(self) -> None:
+        assert self._tasks is not None
+        self._tasks.start_soon(self._writer, self.link)
 
     def ensure_writer(self) -> None:
         """Start the writer task if the link is up, work is queued and none runs.
@@ -456,10 +455,21 @@ class LinkSession:
         waking it (the alarm is re-filed when its old time comes). While it
         writes a heartbeat, the alarm guards the write with the deadline.
         """
+        liveness, stream, alarm = self.liveness, self.link.stream, self._alarm
+        interval = self._heartbeat.interval
         try:
             while True:
                 with trio.CancelScope() as self._guard:
-                    await self._keep_until_overdue()
+                    while True:
+                        liveness.observe_traffic(stream.last_receive)
+                        now = trio.current_time()
+                        if interval is not None and liveness.next_heartbeat_deadline() <= now:
+                            await self._send_heartbeat(probe=False)
+                        elif self._dead_deadline() <= now:
+                            await self._deadline_passed()
+                        else:
+                            alarm.deadline = self._wake_time(now)
+                            await alarm.sleep()
                 # The deadline passed during a heartbeat write (the guard fired).
                 cut, self._writing = self._writing, False
                 await self._deadline_passed()  # raises PeerUnresponsive if the peer is dead
@@ -469,21 +479,6 @@ class LinkSession:
                     )
         except Exception as exc:
             self._record_end(exc)
-
-    async def _keep_until_overdue(self) -> None:
-        liveness, stream, alarm = self.liveness, self.link.stream, self._alarm
-        interval = self._heartbeat.interval
-        while True:
-            liveness.observe_traffic(stream.last_receive)
-            now = trio.current_time()
-            if interval is not None and liveness.next_heartbeat_deadline() <= now:
-                await self._send_heartbeat(probe=False)
-                continue
-            if self._dead_deadline() <= now:
-                await self._deadline_passed()
-                continue
-            alarm.deadline = self._wake_time(now)
-            await alarm.sleep()
 
     def _dead_deadline(self) -> float:
         """The liveness deadline in force (``inf`` while the inbox is full: we stopped reading)."""
