@@ -156,7 +156,11 @@ class ClockAlarm:
 
 
 class HeartbeatClock:
-    """Wakes parked tasks at their deadlines, coalesced to ``resolution`` seconds."""
+    """Wakes parked tasks at their deadlines, coalesced to ``resolution`` seconds.
+
+    Connections on it send their heartbeats and notice a dead peer at most
+    ``resolution`` seconds late (never early).
+    """
 
     def __init__(self, resolution: float) -> None:
         if not positive.test(resolution):
