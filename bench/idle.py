@@ -2,8 +2,8 @@
 
 Each (client, N) run happens in a fresh child process (RSS never shrinks, so sharing a
 process would bias later runs). The child opens N connections to the echo server (at most
-64 handshakes in flight), measures its RSS, holds the connections for T seconds, then
-reports:
+64 handshakes in flight, ``--idle-in-flight``), measures its RSS, holds the connections for
+T seconds, then reports:
 
 - ``rss_kib_per_conn``: (RSS at the end of the hold - RSS before connecting) / N, KiB;
 - ``cpu_pct``: the child's user+system CPU over the hold, % of one core;
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -69,6 +70,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle-timeout", type=float, default=1.0, help="heartbeat timeout")
     parser.add_argument("--idle-repeats", type=int, default=None, help="default min(repeats, 3)")
     parser.add_argument("--idle-server-procs", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--idle-clients", nargs="+", choices=IDLE_CLIENTS, default=None, help="default: all"
+    )
+    parser.add_argument(
+        "--idle-in-flight",
+        type=int,
+        default=CONNECT_CONCURRENCY,
+        help="connections opening at once (connect_s: seconds to open all N)",
+    )
 
 
 class _Counts:
@@ -88,13 +98,34 @@ def _cpu() -> float:
     return times.user + times.system
 
 
-async def _child_main(
-    client: str, url: str, n: int, hold: float, interval: float, hb_timeout: float, seed: int
-) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class ChildRun:
+    """One measurement: ``n`` connections of ``client`` to ``url``, held ``hold`` seconds."""
+
+    client: str
+    url: str
+    n: int
+    hold: float
+    interval: float
+    timeout: float
+    seed: int
+    in_flight: int = CONNECT_CONCURRENCY
+
+    def argv(self) -> list[str]:
+        """The child's command-line options (parsed back by :func:`_child`)."""
+        return [
+            f"--{field.name.replace('_', '-')}={getattr(self, field.name)}"
+            for field in dataclasses.fields(self)
+        ]
+
+
+async def _child_main(run: ChildRun) -> dict[str, Any]:
+    client, url, n, hold = run.client, run.url, run.n, run.hold
+    interval, hb_timeout, seed, in_flight = run.interval, run.timeout, run.seed, run.in_flight
     counts = _Counts()
     conns: list[Any] = []
     rng = random.Random(seed)
-    limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+    limiter = trio.CapacityLimiter(in_flight)
     all_up = trio.Event()
     failed = 0
 
@@ -246,12 +277,13 @@ def _child(argv: list[str]) -> None:
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--in-flight", type=int, default=CONNECT_CONCURRENCY)
     a = parser.parse_args(argv)
     raise_fd_limit(a.n + 512)
     quiet_logs()
     import psutil  # noqa: F401  (imported before the RSS baseline)
 
-    result = trio.run(_child_main, a.client, a.url, a.n, a.hold, a.interval, a.timeout, a.seed)
+    result = trio.run(_child_main, ChildRun(**vars(a)))
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
     # Leave at once: a polite close of thousands of connections is not what we measure.
@@ -266,41 +298,22 @@ def _available(client: str) -> bool:
     return True
 
 
-def run_child(
-    client: str, url: str, n: int, hold: float, interval: float, hb_timeout: float, seed: int
-) -> dict[str, float]:
+def run_child(run: ChildRun) -> dict[str, float]:
     """Run one measurement in a child process; kill it by PID if it overruns."""
-    args = [
-        sys.executable,
-        "-m",
-        "bench.idle",
-        "--child",
-        "--client",
-        client,
-        "--url",
-        url,
-        "--n",
-        str(n),
-        "--hold",
-        str(hold),
-        "--interval",
-        str(interval),
-        "--timeout",
-        str(hb_timeout),
-        "--seed",
-        str(seed),
-    ]
+    args = [sys.executable, "-m", "bench.idle", "--child", *run.argv()]
     popen = subprocess.Popen(
         args, cwd=BENCH_DIR.parent, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
     )
     try:
-        out, _ = popen.communicate(timeout=CONNECT_BUDGET + hold + interval + hb_timeout + 30)
+        out, _ = popen.communicate(
+            timeout=CONNECT_BUDGET + run.hold + run.interval + run.timeout + 30
+        )
     finally:
         if popen.poll() is None:
             popen.kill()
             popen.wait(timeout=10)
     if popen.returncode != 0:
-        raise RuntimeError(f"idle child {client} N={n} failed (rc={popen.returncode})")
+        raise RuntimeError(f"idle child {run.client} N={run.n} failed (rc={popen.returncode})")
     return {k: float(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()}
 
 
@@ -318,19 +331,22 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         runs: dict[str, list[dict[str, float]]] = {c: [] for c in IDLE_CLIENTS}
         with server(procs=args.idle_server_procs) as srv:
             for rep in range(repeats):
-                for client in IDLE_CLIENTS:
+                for client in args.idle_clients or IDLE_CLIENTS:
                     if not _available(client):
                         continue
                     cpu0, t0 = srv.cpu_seconds(), time.monotonic()
                     try:
                         result = run_child(
-                            client,
-                            srv.url,
-                            n,
-                            hold,
-                            args.idle_interval,
-                            args.idle_timeout,
-                            args.seed + rep,
+                            ChildRun(
+                                client,
+                                srv.url,
+                                n,
+                                hold,
+                                args.idle_interval,
+                                args.idle_timeout,
+                                args.seed + rep,
+                                args.idle_in_flight,
+                            )
                         )
                     except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
                         # One failed run (e.g. connects over budget) must not lose the rest.
@@ -341,7 +357,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     )
                     runs[client].append(result)
                     _report.progress(f"idle N={n} rep {rep + 1}/{repeats} {client}: {result}")
-        for client in IDLE_CLIENTS:
+        for client in args.idle_clients or IDLE_CLIENTS:
             rows.append(
                 {
                     "scenario": SCENARIO,
@@ -352,6 +368,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         "interval": args.idle_interval,
                         "timeout": args.idle_timeout,
                         "repeats": repeats,
+                        "in_flight": args.idle_in_flight,
                     },
                     "runs": runs[client],
                     "median": {k: median([r[k] for r in runs[client]]) for k in runs[client][0]}

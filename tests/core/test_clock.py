@@ -77,3 +77,66 @@ async def test_heartbeat_clock_argument_is_checked(echo_server: MemoryServer) ->
             heartbeat_clock="shared",  # type: ignore[arg-type]
         ):
             pass
+
+
+async def test_an_alarm_moved_later_does_not_wake_its_task_early(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    woke: list[float] = []
+    async with th.open_heartbeat_clock() as clock:
+        alarm = clock.alarm()
+
+        async def sleeper() -> None:
+            alarm.deadline = 1.0
+            await alarm.sleep()
+            woke.append(trio.current_time())
+
+        nursery.start_soon(sleeper)
+        await trio.sleep(0.5)
+        alarm.move(3.0)  # later: the entry at 1.0 is re-filed, the task sleeps on
+        await trio.sleep(2.0)
+        assert woke == []
+        alarm.move(2.75)  # earlier than the entry at 3.0: a new entry
+        await trio.sleep(1.0)
+        assert woke == [2.75]
+        assert clock.wakeups == 3  # 1.0 (re-filed), 2.75, and the stale 3.0 (wakes no task)
+
+
+async def test_an_alarm_cancels_the_scope_it_guards_when_its_deadline_passes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with th.open_heartbeat_clock() as clock:
+        alarm = clock.alarm()
+        with trio.CancelScope() as guarded:
+            alarm.guard(1.0, guarded)
+            alarm.move(2.0)  # moved later while guarding
+            await trio.sleep(5.0)
+        assert guarded.cancelled_caught and trio.current_time() == 2.0
+        with trio.CancelScope() as done:
+            alarm.guard(3.0, done)
+            await trio.sleep(0.5)
+            alarm.unguard()  # the work finished in time
+            await trio.sleep(1.0)
+        assert not done.cancelled_caught and trio.current_time() == 3.5
+
+
+async def test_an_alarm_alone_moves_its_sleep_and_guards_with_cancel_scopes(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    from trio_heartbeat._client.clock import ScopeAlarm
+
+    alarm = ScopeAlarm()
+    alarm.deadline = 1.0
+
+    async def mover() -> None:
+        await trio.sleep(0.5)
+        alarm.move(1.5)
+
+    nursery.start_soon(mover)
+    await alarm.sleep()
+    assert trio.current_time() == 1.5
+    with trio.CancelScope() as guarded:
+        alarm.guard(2.0, guarded)
+        alarm.move(2.5)
+        await trio.sleep(5.0)
+    assert guarded.cancelled_caught and trio.current_time() == 2.5

@@ -2,24 +2,26 @@
 
 A :class:`LinkSession` is made for every link that opens. In one nursery it
 runs the pump (receives, swallows heartbeat traffic, queues application
-messages), the heartbeat sender, the watchdog (the liveness deadline, a
-``CancelScope.deadline`` moved as heartbeats go out and replies come in) and,
-only while messages are queued, the writer; the on-connect step runs in the
-same nursery. The first task to fail records why and cancels the others, so a
-link ends with exactly one cause (:attr:`LinkSession.end_error`).
+messages), the keeper (sends heartbeats when due and ends the link when the
+liveness deadline passed: one task sleeping on one alarm, which replies move
+later without waking it) and, only while messages are queued, the writer; the
+on-connect step runs in the same nursery. Without an on-connect step the
+keeper runs in the session's own task (one task fewer per connection). The
+first task to fail records why and cancels the others, so a link ends with
+exactly one cause (:attr:`LinkSession.end_error`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, nullcontext
 from typing import NoReturn
 
 import trio
 
-from trio_heartbeat._client.clock import HeartbeatClock
+from trio_heartbeat._client.clock import Alarm, HeartbeatClock, ScopeAlarm
 from trio_heartbeat._client.queues import Inbox, Outbox
 from trio_heartbeat._client.suspend import WakeControl, watch_for_wake
 from trio_heartbeat._core.close_codes import CloseCode
@@ -33,7 +35,7 @@ from trio_heartbeat._core.ratelimit import TokenBucket
 from trio_heartbeat._transport.links import Link, translate_error
 from trio_heartbeat.errors import ConnectionLost, PeerUnresponsive, RemoteProtocolError, UsageError
 
-__all__ = ["Counters", "LinkSession"]
+__all__ = ["Counters", "LinkSession", "OnConnectStep"]
 
 logger = logging.getLogger("trio_heartbeat")
 
@@ -43,6 +45,9 @@ OnConnectStep = Callable[[AsyncExitStack], Awaitable[None]]
 # Checkpoints the watchdog takes before declaring death, so that bytes which
 # already arrived (while the process was busy) are read first.
 SETTLE_CHECKPOINTS = 3
+# How far past ``now`` a heartbeat write is allowed when the deadline passes
+# just as it is due: the current scheduling step (a write that must wait is cut).
+_THIS_STEP = 1e-9
 # Ping payloads of probes (heartbeat pings carry an 8-byte counter: never equal).
 PROBE_PREFIX = b"probe"
 
@@ -65,12 +70,15 @@ class LinkSession:
     """One open link and its tasks. Create, then ``await run(...)`` (never returns)."""
 
     __slots__ = (
+        "_alarm",
         "_beats",
         "_bucket",
         "_close_with",
         "_counters",
         "_emit",
+        "_guard",
         "_heartbeat",
+        "_held",
         "_inbox",
         "_on_rtt",
         "_options",
@@ -84,8 +92,8 @@ class LinkSession:
         "_tasks",
         "_tasks_scope",
         "_wake",
-        "_watch_scope",
         "_writer_running",
+        "_writing",
         "codec",
         "end_error",
         "ledger",
@@ -129,7 +137,11 @@ class LinkSession:
         rate = options.send_rate
         self._bucket = None if rate is None else TokenBucket(rate, options.send_burst, now=now)
         self._tasks_scope: trio.CancelScope | None = None
-        self._watch_scope: trio.CancelScope | None = None
+        # The keeper's wake-up (heartbeat or deadline) and its bounded heartbeat write.
+        self._alarm: Alarm = clock.alarm() if clock is not None else ScopeAlarm()
+        self._guard = trio.CancelScope()  # the keeper's, cancelled by the alarm (see _keep)
+        self._writing = False  # the keeper is writing a heartbeat
+        self._held = False  # the deadline waits while the inbox is full
         self._start_writer: Callable[[], None] | None = None
         self._writer_running = False
         self._sleep_until = clock.sleep_until if clock is not None else trio.sleep_until
@@ -146,43 +158,44 @@ class LinkSession:
     ) -> NoReturn:
         """Run the link's tasks, then ``on_connect``, then call ``connected()``.
 
-        Returns only by raising: the error that ended the link.
+        Returns only by raising: the error that ended the link. (One coroutine
+        frame, not two: it is held for the life of every link.)
         """
+        hb = self._heartbeat
+        keeps = hb.interval is not None or hb.detects_death
+        # An exit stack only when there is an on-connect step to keep entered.
+        stack_cm = AsyncExitStack() if on_connect is not None else _NO_STACK
         try:
-            await self._run_tasks(on_connect, connected)
+            async with stack_cm as stack, trio.open_nursery() as tasks:
+                self._tasks_scope = tasks.cancel_scope
+                self._tasks = tasks
+                wake = self._wake
+                if wake is not None and wake.check is not None:
+                    tasks.start_soon(watch_for_wake, wake, self._sleep_until, self._on_wake)
+                tasks.start_soon(self._pump)
+                if on_connect is None:
+                    self._start_writer = self._spawn_writer
+                    self.ensure_writer()
+                    connected()
+                    if keeps:  # in this task: one task fewer per connection
+                        await self._keep()
+                else:
+                    if keeps:
+                        tasks.start_soon(self._keep)
+                    try:
+                        if stack is not None:
+                            await on_connect(stack)
+                    except Exception as exc:
+                        self._record_end(exc)
+                    else:
+                        self._start_writer = self._spawn_writer
+                        self.ensure_writer()
+                        connected()
         finally:
             self._start_writer = None
             if self._close_with is not None:  # the tasks are done: the link is ours to close
                 await self.link.close(*self._close_with, self._options.close_timeout)
         raise self.end_error or ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "link ended")
-
-    async def _run_tasks(
-        self, on_connect: OnConnectStep | None, connected: Callable[[], None]
-    ) -> None:
-        hb, link, liveness = self._heartbeat, self.link, self.liveness
-        # An exit stack only when there is an on-connect step to keep entered.
-        stack_cm = AsyncExitStack() if on_connect is not None else _NO_STACK
-        async with stack_cm as stack, trio.open_nursery() as tasks:
-            self._tasks_scope = tasks.cancel_scope
-            self._tasks = tasks
-            wake = self._wake
-            if wake is not None and wake.check is not None:
-                tasks.start_soon(watch_for_wake, wake, self._sleep_until, self._on_wake)
-            tasks.start_soon(self._pump)
-            if hb.interval is not None:
-                tasks.start_soon(self._heartbeats)
-            if hb.detects_death:
-                self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
-                tasks.start_soon(self._watchdog)
-            try:
-                if on_connect is not None and stack is not None:
-                    await on_connect(stack)
-            except Exception as exc:
-                self._record_end(exc)
-            else:
-                self._start_writer = functools.partial(tasks.start_soon, self._writer, link)
-                self.ensure_writer()
-                connected()
 
     def _record_end(self, exc: BaseException) -> None:
         """The first failure of a task: remember it and end the link."""
@@ -193,6 +206,10 @@ class LinkSession:
             self._tasks_scope.cancel()
 
     # -- sending ---------------------------------------------------------------
+
+    def _spawn_writer(self) -> None:
+        assert self._tasks is not None
+        self._tasks.start_soon(self._writer, self.link)
 
     def ensure_writer(self) -> None:
         """Start the writer task if the link is up, work is queued and none runs.
@@ -452,86 +469,132 @@ class LinkSession:
 
     # -- heartbeats and the deadline -------------------------------------------
 
-    async def _heartbeats(self) -> None:
-        """Send a client heartbeat whenever the liveness machine says one is due."""
+    async def _keep(self) -> None:
+        """Send heartbeats when due and end the link when the liveness deadline passed.
+
+        One task and one alarm: it sleeps until the next heartbeat or the
+        deadline, whichever is first; a reply moves the deadline later without
+        waking it (the alarm is re-filed when its old time comes). While it
+        writes a heartbeat, the alarm guards the write with the deadline.
+        """
+        liveness, stream, alarm = self.liveness, self.link.stream, self._alarm
+        interval = self._heartbeat.interval
         try:
-            liveness, stream = self.liveness, self.link.stream
-            interval = self._heartbeat.interval
-            assert interval is not None
             while True:
-                liveness.observe_traffic(stream.last_receive)
-                now = trio.current_time()
-                due = liveness.next_heartbeat_deadline()
-                if now < due:
-                    # Never sleep past one interval: in idle mode the due time can come closer.
-                    await self._sleep_until(min(due, now + interval))
-                    continue
-                await self._send_heartbeat(probe=False)
-                self._rearm_watchdog()
+                with trio.CancelScope() as self._guard:
+                    while True:
+                        liveness.observe_traffic(stream.last_receive)
+                        now = trio.current_time()
+                        if interval is not None and liveness.next_heartbeat_deadline() <= now:
+                            await self._send_heartbeat(probe=False)
+                        elif self._dead_deadline() <= now:
+                            await self._deadline_passed()
+                        else:
+                            alarm.deadline = self._wake_time(now)
+                            await alarm.sleep()
+                # The deadline passed during a heartbeat write (the guard fired).
+                cut, self._writing = self._writing, False
+                await self._deadline_passed()  # raises PeerUnresponsive if the peer is dead
+                if cut:  # not dead after all, but part of a frame may be on the wire
+                    raise ConnectionLost(
+                        CloseCode.ABNORMAL_CLOSURE, "heartbeat write cut short at the deadline"
+                    )
         except Exception as exc:
             self._record_end(exc)
+
+    def _dead_deadline(self) -> float:
+        """The liveness deadline in force (``inf`` while the inbox is full: we stopped reading)."""
+        if self._held or not self._heartbeat.detects_death:
+            return math.inf
+        return self.liveness.dead_deadline()
+
+    def _wake_time(self, now: float) -> float:
+        """When the keeper must look again: the next heartbeat or the deadline."""
+        wake = self._dead_deadline()
+        interval = self._heartbeat.interval
+        if interval is not None:
+            # Never sleep past one interval: in idle mode the due time can come closer.
+            wake = min(wake, self.liveness.next_heartbeat_deadline(), now + interval)
+        return wake
+
+    async def _deadline_passed(self) -> None:
+        """The deadline passed: hold it while the inbox is full, else drain, then end the link."""
+        liveness, stream = self.liveness, self.link.stream
+        if self._inbox.full:
+            # We stopped reading (the application is behind): the silence is ours.
+            self._held = True
+            assert self._tasks is not None
+            self._tasks.start_soon(self._hold_while_full)
+            return
+        # Looks dead: first let bytes that already arrived be read.
+        for _ in range(SETTLE_CHECKPOINTS):
+            await trio.lowlevel.checkpoint()
+        liveness.observe_traffic(stream.last_receive)
+        now = trio.current_time()
+        liveness.expire(now)
+        if liveness.is_dead(now):
+            bound = liveness.dead_bound()
+            logger.info("peer unresponsive for %g s: aborting the link", bound)
+            proof = self._heartbeat.any_traffic_proves_life
+            # The link is aborted on the way out (no polite close to a dead peer).
+            raise PeerUnresponsive(bound, "inbound traffic" if proof else "heartbeat")
+
+    async def _hold_while_full(self) -> None:
+        """Wait until the application reads again; that instant counts as life."""
+        try:
+            await self._inbox.wait_not_full()
+            self.liveness.observe_heartbeat(trio.current_time())
+        finally:
+            self._held = False
+        self._rearm_watchdog()
 
     async def _send_heartbeat(self, *, probe: bool) -> None:
         """Send one client heartbeat; a ``probe`` only asks the ledger's confirmation.
 
         A probe is outside the schedule: the liveness machine does not see it
-        (its reply still proves life).
+        (its reply still proves life). A scheduled heartbeat is written by the
+        keeper, so its write is bounded by the liveness deadline: a peer that
+        stopped reading cannot stall the deadline with a full socket buffer.
         """
         hb, link, liveness, ledger = self._heartbeat, self.link, self.liveness, self.ledger
         self._beats += 1
         now = trio.current_time()
         if hb.payload is None:
             token = self._beats.to_bytes(8, "big")
-            if not probe:
-                liveness.heartbeat_sent(now, token)
             if ledger is not None:
                 ledger.heartbeat_written(token, probe=probe)
-            await link.send_ping(token, self._reply_window)
+            if probe:
+                await link.send_ping(token, self._reply_window)
+                return
+            liveness.heartbeat_sent(now, token)
+            write = link.send_ping(token, self._reply_window)
         else:
-            if not probe:
-                liveness.heartbeat_sent(now)
             if ledger is not None and hb.reply is not None:
                 ledger.heartbeat_written(self._beats, probe=probe)
-            await link.send(hb.payload)
+            if probe:
+                await link.send(hb.payload)
+                return
+            liveness.heartbeat_sent(now)
+            write = link.send(hb.payload)
+        # Guarded by the deadline; one passing at this very instant still lets a
+        # write that needs no wait go out (the check that follows drains first).
+        self._writing = True
+        self._alarm.guard(max(self._dead_deadline(), now + _THIS_STEP), self._guard)
+        await write
+        self._writing = False
+        self._alarm.unguard()
 
     def set_silence_timeout(self, seconds: float) -> None:
         """Change this link's silence bound (see ``LiveLink.set_silence_timeout``)."""
-        if self._watch_scope is None:
+        if not self._heartbeat.detects_death:
             raise UsageError("set_silence_timeout needs a Heartbeat with a deadline to move")
         self.liveness.set_silence_timeout(seconds)
         self._rearm_watchdog()
 
     def _rearm_watchdog(self) -> None:
-        """Move the watchdog's deadline to the current one (cheap: no wake-up)."""
-        if self._watch_scope is not None:
-            self._watch_scope.deadline = self.liveness.dead_deadline()
-
-    async def _watchdog(self) -> None:
-        """Wait for the liveness deadline; end the link if it really passed."""
-        try:
-            liveness, stream, inbox = self.liveness, self.link.stream, self._inbox
-            while True:
-                assert self._watch_scope is not None
-                with self._watch_scope:
-                    await trio.sleep_forever()
-                liveness.observe_traffic(stream.last_receive)
-                if inbox.full:
-                    # We stopped reading (the application is behind): the silence is ours.
-                    await inbox.wait_not_full()
-                    liveness.observe_heartbeat(trio.current_time())
-                elif liveness.is_dead(trio.current_time()):
-                    # Looks dead: first let bytes that already arrived be read.
-                    for _ in range(SETTLE_CHECKPOINTS):
-                        await trio.lowlevel.checkpoint()
-                    liveness.observe_traffic(stream.last_receive)
-                    now = trio.current_time()
-                    liveness.expire(now)
-                    if liveness.is_dead(now):
-                        bound = liveness.dead_bound()
-                        logger.info("peer unresponsive for %g s: aborting the link", bound)
-                        proof = self._heartbeat.any_traffic_proves_life
-                        # The link is aborted on the way out (no polite close to a dead peer).
-                        raise PeerUnresponsive(bound, "inbound traffic" if proof else "heartbeat")
-                self._watch_scope = trio.CancelScope(deadline=liveness.dead_deadline())
-        except Exception as exc:
-            self._record_end(exc)
+        """Move the keeper's alarm to the current deadline (cheap: no wake-up)."""
+        alarm = self._alarm
+        if self._writing:  # the guard of a write only ever moves later
+            alarm.move(max(self._dead_deadline(), alarm.deadline))
+        else:
+            alarm.move(self._wake_time(trio.current_time()))

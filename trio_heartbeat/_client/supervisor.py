@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, NoReturn
+from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import trio
@@ -23,7 +23,7 @@ from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
 from trio_heartbeat._client.plan import choose_endpoint
 from trio_heartbeat._client.queues import Inbox, Outbox
-from trio_heartbeat._client.session import LinkSession
+from trio_heartbeat._client.session import LinkSession, OnConnectStep
 from trio_heartbeat._client.suspend import WakeControl
 from trio_heartbeat._client.totals import LinkTotals
 from trio_heartbeat._core.close_codes import CloseCode
@@ -83,6 +83,7 @@ class Supervisor:
 
     # The state the loop moves (set first by ManagedWebSocket.__init__).
     __slots__ = (
+        "_attempt_number",
         "_attempt_scope",
         "_closing",
         "_connected",
@@ -97,6 +98,7 @@ class Supervisor:
         "_terminal",
     )
 
+    _attempt_number: int  # of the link up now (set before its session starts)
     _attempt_scope: trio.CancelScope
     _backoff: Backoff
     _clock: HeartbeatClock | None
@@ -297,8 +299,14 @@ class Supervisor:
 
     async def _open_and_run(self, nursery: trio.Nursery | None, attempt: int) -> None:
         link: Link | None = None
+        # The attempt's own scope only where the supervisor's cancellation cannot
+        # reach it (trio-websocket's shielded nursery); elsewhere a scope less
+        # per connection (memory at 10,000 connections).
+        scope: AbstractContextManager[object] = nullcontext()
+        if nursery is not None:
+            scope = self._attempt_scope = trio.CancelScope()
         try:
-            with trio.CancelScope() as self._attempt_scope:
+            with scope:
                 if self._closing:
                     self._attempt_scope.cancel()
                 endpoint = await self._choose_endpoint(attempt)
@@ -310,7 +318,8 @@ class Supervisor:
                     dial=self._dial,
                     on_dialed=self._dialed,
                 )
-                await self._run_link(link, attempt)
+                self._attempt_number = attempt
+                await self._new_session(link).run(self._on_connect_step(link), self._on_connected)
         finally:
             if link is not None:
                 if self._closing:
@@ -328,9 +337,10 @@ class Supervisor:
         """The byte stream is up (TCP, proxy, TLS); what fails after it is the HTTP upgrade."""
         self._step = Step.UPGRADE
 
-    async def _run_link(self, link: Link, attempt: int) -> NoReturn:
+    def _new_session(self, link: Link) -> LinkSession:
+        """The session of a link that just opened (a plain call: no frame kept per link)."""
         self._step = Step.ON_CONNECT if self._on_connect is not None else Step.LINK
-        session = LinkSession(
+        self._session = LinkSession(
             link,
             heartbeat=self._heartbeat,
             options=self._options,
@@ -343,11 +353,12 @@ class Supervisor:
             wake=self._wake,
             on_rtt=self._recorder.rtt_sample if self._recorder is not None else None,
         )
-        self._session = session
-        step = None
-        if self._on_connect is not None:
-            step = functools.partial(self._run_on_connect, link, attempt)
-        await session.run(step, functools.partial(self._on_connected, link, attempt))
+        return self._session
+
+    def _on_connect_step(self, link: Link) -> OnConnectStep | None:
+        if self._on_connect is None:
+            return None
+        return functools.partial(self._run_on_connect, link, self._attempt_number)
 
     async def _run_on_connect(self, link: Link, attempt: int, stack: AsyncExitStack) -> None:
         self._inbox.set_hook_active(True)
@@ -364,7 +375,9 @@ class Supervisor:
             self._connected.set()
             self._connected = None
 
-    def _on_connected(self, link: Link, attempt: int) -> None:
+    def _on_connected(self) -> None:
+        assert self._session is not None
+        link, attempt = self._session.link, self._attempt_number
         self._totals.connects += 1
         self._connected_at = trio.current_time()
         self._backoff.connected(self._connected_at)
