@@ -331,7 +331,7 @@ async def test_a_kept_failure_no_longer_holds_the_dead_link(
     assert link() is None
     # The traceback still says where it failed.
     text = "".join(traceback.format_exception(lost[0].cause))
-    assert "in _watchdog" in text
+    assert "in _attempt" in text and "PeerUnresponsive" in text
 
 
 async def test_a_kept_failure_keeps_the_applications_frames(
