@@ -112,3 +112,27 @@ async def test_the_turn_passes_to_the_waiter_not_to_whoever_comes_next(
     assert stream.writes == [b"a1", b"b", b"a2"]
     assert stream.most_at_once == 1
     assert trio.current_time() == 3.0
+
+
+async def test_a_heartbeat_on_a_plain_socket_is_written_without_a_checkpoint() -> None:
+    """A ping costs one write and no trip through the run queue (the keeper's next
+    sleep is its checkpoint); while another write is under way it waits its turn."""
+    a, b = trio.socket.socketpair()
+    with a, b:
+        link = DirectLink(ObservedStream(trio.SocketStream(a)), None, th.ConnectionOptions())
+        peer = trio.SocketStream(b)
+        with trio.testing.assert_no_checkpoints():
+            await link.send_ping(b"hb-1", 1.0)
+        peer_ws = Connection(ConnectionType.SERVER)
+        peer_ws.receive_data(await peer.receive_some(100))
+        assert [bytes(e.payload) for e in peer_ws.events()] == [b"hb-1"]
+        link._sending = True  # another writer's turn
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(link.send_ping, b"hb-2", 1.0)
+            await trio.testing.wait_all_tasks_blocked()
+            assert link.stream.bytes_out == 10  # one ping frame: the second waits its turn
+            link._sending = False
+            assert link._turns is not None
+            link._turns.unpark()
+        peer_ws.receive_data(await peer.receive_some(100))
+        assert [bytes(e.payload) for e in peer_ws.events()] == [b"hb-2"]

@@ -1,9 +1,5 @@
-"""What every transport shares: URLs, the dial signature, the observed byte stream.
-
-``ObservedStream`` records when bytes last arrived (``last_receive``), so that
-liveness sees a large message arriving slowly, not only complete messages,
-and it can be aborted at once (a dead peer is never politely awaited).
-"""
+"""What every transport shares: URLs, the dial signature, the observed byte
+stream (:class:`ObservedStream`, in ``observed.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +12,7 @@ import trio
 
 from trio_heartbeat._core.options import ConnectionOptions
 from trio_heartbeat._core.redact import redact_target, redact_url
+from trio_heartbeat._transport.observed import ObservedStream
 from trio_heartbeat._transport.upgrade import retry_after_seconds
 from trio_heartbeat.errors import UsageError
 
@@ -101,59 +98,3 @@ def handshake_headers(target: Target, options: ConnectionOptions) -> list[tuple[
     if target.authorization is not None:
         headers.append((b"Authorization", target.authorization.encode("ascii")))
     return headers
-
-
-class ObservedStream(trio.abc.Stream):
-    """A stream that records when bytes last arrived and counts bytes each way.
-
-    ``last_receive`` is a ``trio.current_time()`` reading; ``closed_event`` is
-    set once the stream hits end-of-file, breaks, or is closed. While
-    ``screen`` is set (during an engine's opening handshake) it sees every
-    chunk received before the engine does, and returns False to withhold it:
-    the receiving task then waits until the stream is closed.
-    """
-
-    def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
-        self.last_receive = trio.current_time()
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.closed_event = trio.Event()
-        self.screen: Callable[[bytes | bytearray], bool] | None = None
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        try:
-            await self.inner.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.closed_event.set()
-            raise
-        self.bytes_out += len(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        try:
-            data = await self.inner.receive_some(max_bytes)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.closed_event.set()
-            raise
-        if data:
-            self.last_receive = trio.current_time()
-            self.bytes_in += len(data)
-            if self.screen is not None and not self.screen(data):
-                await self.closed_event.wait()
-                raise trio.ClosedResourceError("the stream was closed (answer withheld)")
-        else:
-            self.closed_event.set()
-        return data
-
-    async def aclose(self) -> None:
-        self.closed_event.set()
-        await self.inner.aclose()
-
-    async def abort(self) -> None:
-        """Close at once, without any goodbye (a dead peer will not answer one)."""
-        self.closed_event.set()
-        with trio.CancelScope(shield=True):
-            await trio.aclose_forcefully(self.inner)

@@ -98,7 +98,7 @@ class DirectLink(PumpedLink):
             raise self._closed
         if self._close_sent:
             raise ConnectionLost(CloseCode.ABNORMAL_CLOSURE, "connection is closing")
-        await self._send_bytes(ping_frame(payload))
+        await self._send_control(ping_frame(payload))
 
     async def receive(self) -> Message:
         """The next message; :class:`ConnectionLost` when the link ends.
@@ -153,7 +153,7 @@ class DirectLink(PumpedLink):
             elif type(frame) is Ping:
                 if self._closed is None and not self._close_sent and self._answer_ping():
                     try:
-                        await self._send_bytes(control_frame(Opcode.PONG, frame.payload))
+                        await self._send_control(control_frame(Opcode.PONG, frame.payload))
                     except ConnectionLost:
                         return  # what arrived before is still returned, then the loss
             elif type(frame) is Close:

@@ -77,6 +77,21 @@ class PumpedLink:
             else:
                 self._sending = False
 
+    async def _send_control(self, data: bytes) -> None:
+        """Write a heartbeat or pong frame: at once and without a checkpoint
+        when the socket takes it whole and no other write is under way (the
+        caller checkpoints soon after: its next sleep or read); else in turn."""
+        if not self._sending and self._closed is None:
+            try:
+                sent = self.stream.write_now(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self._closed = ConnectionLost(CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}")
+                raise self._closed from None
+            if sent == len(data):
+                return
+            data = data[sent:]  # the rest goes next: nothing yielded in between
+        await self._send_bytes(data)
+
     async def _wait_turn(self) -> None:
         """Wait until the writer before us hands over the turn."""
         if self._turns is None:

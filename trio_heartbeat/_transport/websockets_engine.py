@@ -215,7 +215,7 @@ class WebsocketsLink(PumpedLink):
             raise self._closed
         if self._proto.state is not State.OPEN:
             raise ConnectionLost(1006, "connection is closing")
-        await self._send_bytes(masked_ping(payload))
+        await self._send_control(masked_ping(payload))
 
     # -- receiving -----------------------------------------------------------
 
