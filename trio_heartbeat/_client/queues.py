@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import trio
+from trio.lowlevel import ParkingLot
 
+from trio_heartbeat._client.fifo import Fifo
 from trio_heartbeat._core.options import Overflow
 from trio_heartbeat._core.resume import ResumeTracker
 from trio_heartbeat.errors import SendBufferFull
@@ -36,14 +37,15 @@ class Outbox:
     def __init__(self, capacity: int, overflow: Overflow) -> None:
         self.capacity = capacity
         self.overflow = overflow
-        self.items: deque[Message] = deque()
+        self.items: Fifo[Message] = Fifo()
         # Write counts of the first len(_writes) items, the first item's last
         # (popped from the end in O(1)); the items after them were never written.
         self._writes: list[int] = []
         self.dropped = 0
         self.in_flight = False
-        self._settled = trio.lowlevel.ParkingLot()
-        self._space = trio.lowlevel.ParkingLot()
+        # Parking lots are made by the first task that waits (most never do).
+        self._settled: ParkingLot | None = None
+        self._space: ParkingLot | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -100,7 +102,8 @@ class Outbox:
         self.in_flight = True
         count = min(limit, len(self.items))
         batch = tuple(self.items.popleft() for _ in range(count))
-        self._space.unpark_all()
+        if self._space:
+            self._space.unpark_all()
         return batch, self._pop_writes(count)
 
     def put_back(self, messages: tuple[Message, ...], writes: tuple[int, ...] = ()) -> None:
@@ -111,7 +114,7 @@ class Outbox:
         overflow check of the put-back itself.
         """
         self.in_flight = False
-        self.items.extendleft(reversed(messages))
+        self.items.put_front(messages)
         self.look_again()
         if self._writes or any(writes):
             # The put-back messages become the front: their counts go last.
@@ -120,12 +123,16 @@ class Outbox:
     async def wait_not_full(self) -> None:
         """Return once there is room for one more message."""
         while len(self.items) >= self.capacity:
+            if self._space is None:
+                self._space = ParkingLot()
             await self._space.park()
 
     async def wait_progress(self) -> None:
         """Return once every message was written, or some were put back (a
         write failed), or everything was drained, or :meth:`look_again` was
         called: then look again."""
+        if self._settled is None:
+            self._settled = ParkingLot()
         await self._settled.park()
 
     def look_again(self) -> None:
@@ -136,6 +143,8 @@ class Outbox:
     async def wait_settled(self) -> None:
         """Return once every message was taken and written."""
         while self.items or self.in_flight:
+            if self._settled is None:
+                self._settled = ParkingLot()
             await self._settled.park()
 
     def drain_all(self) -> tuple[Message, ...]:
@@ -143,8 +152,10 @@ class Outbox:
         items = tuple(self.items)
         self.items.clear()
         self._writes.clear()
-        self._settled.unpark_all()
-        self._space.unpark_all()
+        if self._settled:
+            self._settled.unpark_all()
+        if self._space:
+            self._space.unpark_all()
         return items
 
 
@@ -153,10 +164,11 @@ class Inbox:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.items: deque[Message] = deque()
-        self._readable = trio.lowlevel.ParkingLot()
-        self._writable = trio.lowlevel.ParkingLot()
-        self._unblocked = trio.lowlevel.ParkingLot()
+        self.items: Fifo[Message] = Fifo()
+        # Parking lots are made by the first task that waits (most never do).
+        self._readable: ParkingLot | None = None
+        self._writable: ParkingLot | None = None
+        self._unblocked: ParkingLot | None = None
         self._low_water = capacity // 2
         self.hook_active = False
         self.closed_with: BaseException | None = None
@@ -175,6 +187,8 @@ class Inbox:
         if self.resume is not None and not self.resume.admit(message):
             return
         while len(self.items) >= self.capacity:
+            if self._writable is None:
+                self._writable = ParkingLot()
             await self._writable.park()
         self.items.append(message)
         if self._readable:
@@ -188,12 +202,15 @@ class Inbox:
         # one go, instead of the two tasks taking turns for every message.
         if self._writable and len(self.items) <= self._low_water:
             self._writable.unpark_all()
-            self._unblocked.unpark_all()
+            if self._unblocked:
+                self._unblocked.unpark_all()
         return message
 
     async def wait_not_full(self) -> None:
         """Return once the inbox has room (the reader is no longer held back)."""
         while len(self.items) >= self.capacity:
+            if self._unblocked is None:
+                self._unblocked = ParkingLot()
             await self._unblocked.park()
 
     async def get(self) -> Message:
@@ -209,20 +226,26 @@ class Inbox:
                     return message
                 if self.closed_with is not None:
                     raise self.closed_with
+            if self._readable is None:
+                self._readable = ParkingLot()
             await self._readable.park()
             parked = True
 
     async def get_for_hook(self) -> Message:
         """Next message for the on-connect step (ignores the gate)."""
         while not self.items:
+            if self._readable is None:
+                self._readable = ParkingLot()
             await self._readable.park()
         return self._pop()
 
     def set_hook_active(self, active: bool) -> None:
         self.hook_active = active
-        self._readable.unpark_all()
+        if self._readable:
+            self._readable.unpark_all()
 
     def close(self, error: BaseException) -> None:
         """After the buffered messages, readers get ``error``."""
         self.closed_with = error
-        self._readable.unpark_all()
+        if self._readable:
+            self._readable.unpark_all()
