@@ -63,7 +63,9 @@ def _idle_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
                     continue
                 t0, cpu0 = time.monotonic(), srv.cpu_seconds()
                 try:
-                    result = idle.run_child(client, srv.url, n, hold, interval, timeout, args.seed)
+                    result = idle.run_child(
+                        idle.ChildRun(client, srv.url, n, hold, interval, timeout, args.seed, 100)
+                    )
                 except Exception as exc:  # one failed child must not lose the others
                     _report.progress(f"idle N={n} {client}: FAILED {exc!r}")
                     result = None
