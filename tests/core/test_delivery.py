@@ -396,3 +396,36 @@ async def test_a_sender_waiting_for_the_writer_goes_on_when_the_window_fills(
             await ws.send("last")
         assert ws.statistics().send_buffered == 6  # m10..m14 and "last"
         assert trio.current_time() < 0.5
+
+
+async def test_senders_waiting_for_a_draining_writer_keep_their_order(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, transport: th.Transport
+) -> None:
+    """Senders that meet a draining writer go out in the order they called send()
+    (they were woken together, and trio runs a batch of woken tasks in either order)."""
+    if transport is th.Transport.TRIO_WEBSOCKET:
+        pytest.skip("holds the write turn of a link driven by its reader")
+    server = Recorder(None)
+    srv = MemoryServer(nursery, server)
+    expected: list[Message] = []
+    async with connect(srv, th.ConnectionOptions(), th.Heartbeat.ping(interval=100.0)) as ws:
+        await ws.wait_connected()
+        session = ws._session
+        assert session is not None
+        link = session.link
+        for trial in range(12):
+            link._sending = True  # type: ignore[attr-defined]  # a write under way
+            for i in range(3):
+                ws.send_nowait(f"q{trial}.{i}")  # the writer starts, waits for its turn
+                expected.append(f"q{trial}.{i}")
+            await trio.testing.wait_all_tasks_blocked()
+            assert session.writer_draining
+            async with trio.open_nursery() as senders:
+                for i in range(4):
+                    senders.start_soon(ws.send, f"s{trial}.{i}")
+                    expected.append(f"s{trial}.{i}")
+                    await trio.testing.wait_all_tasks_blocked()  # parked, in call order
+                link._turns.unpark()  # type: ignore[attr-defined]  # the write ends
+        await ws.drain()
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.received[0] == expected
