@@ -429,3 +429,37 @@ async def test_senders_waiting_for_a_draining_writer_keep_their_order(
         await ws.drain()
         await trio.testing.wait_all_tasks_blocked()
         assert server.received[0] == expected
+
+
+async def test_a_probe_due_at_a_send_never_lets_a_later_sender_overtake(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, transport: th.Transport
+) -> None:
+    """The probe owed every half window goes out after the message that made it due:
+    sent before it, a sender arriving during the probe's write went first."""
+    if transport is th.Transport.TRIO_WEBSOCKET:
+        pytest.skip("holds the write turn of a link driven by its reader")
+    server = Recorder(None)
+    srv = MemoryServer(nursery, server)
+    options = th.ConnectionOptions(unconfirmed_window=4)
+    expected: list[Message] = []
+    async with connect(srv, options, th.Heartbeat.ping(interval=100.0)) as ws:
+        await ws.wait_connected()
+        session = ws._session
+        assert session is not None and session.ledger is not None
+        link = session.link
+        for trial in range(6):
+            for i in range(2):  # half the window: a probe is due at the next send at the latest
+                await ws.send(f"m{trial}.{i}")
+                expected.append(f"m{trial}.{i}")
+                if session.ledger.wants_probe():
+                    break
+            link._sending = True  # type: ignore[attr-defined]  # a write under way
+            async with trio.open_nursery() as senders:
+                for name in ("a", "b"):
+                    senders.start_soon(ws.send, f"{name}{trial}")
+                    expected.append(f"{name}{trial}")
+                    await trio.testing.wait_all_tasks_blocked()
+                link._turns.unpark()  # type: ignore[attr-defined]  # the write ends
+        await ws.drain()
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.received[0] == expected
