@@ -463,3 +463,24 @@ async def test_a_probe_due_at_a_send_never_lets_a_later_sender_overtake(
         await ws.drain()
         await trio.testing.wait_all_tasks_blocked()
         assert server.received[0] == expected
+
+
+async def test_a_str_without_utf8_is_refused_and_the_link_goes_on(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A lone surrogate has no UTF-8: send() and send_nowait() raise UsageError (not
+    UnicodeEncodeError), nothing is queued, the link is not dropped (it was aborted,
+    the message put back and retried after every reconnect, for ever)."""
+    server = Recorder(None)
+    srv = MemoryServer(nursery, server)
+    async with connect(srv, th.ConnectionOptions(), th.Heartbeat.ping(interval=100.0)) as ws:
+        await ws.wait_connected()
+        with pytest.raises(th.UsageError, match="valid Unicode") as info:
+            await ws.send("secret \ud800")
+        assert "secret" not in str(info.value)
+        with pytest.raises(th.UsageError, match="valid Unicode"):
+            ws.send_nowait("\udfff")
+        await ws.send("ok")
+        await trio.sleep(5.0)
+        assert server.received == [["ok"]]
+        assert ws.statistics().connects == 1 and ws.statistics().send_buffered == 0

@@ -29,7 +29,7 @@ import trio
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.controls import LinkControls
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
-from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._client.queues import Inbox, Outbox, not_text
 from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._client.supervisor import Supervisor
 from trio_heartbeat._client.suspend import WakeControl
@@ -236,10 +236,16 @@ class ManagedWebSocket(Supervisor, LinkControls):
         :class:`SendBufferFull` (default), or drop the oldest buffered message
         (counted, and reported as a ``MessagesDropped`` state change).
         Raises :class:`ConnectionClosedError` after the block was left and
-        :class:`ReconnectGaveUp` after the policy gave up.
+        :class:`ReconnectGaveUp` after the policy gave up; :class:`UsageError`
+        for a ``str`` that is not valid text (a lone surrogate has no UTF-8).
         """
         if not isinstance(message, (str, bytes)):
             raise UsageError(f"messages are str or bytes, got {type(message).__name__}")
+        if isinstance(message, str):
+            try:
+                message.encode()
+            except UnicodeEncodeError as exc:
+                raise not_text(exc) from None
         self._check_usable()
         if self._outbox.put(message):
             self._emit(MessagesDropped(1, "send buffer full (drop_oldest)"))

@@ -20,7 +20,7 @@ from typing import NoReturn
 import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
-from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._client.queues import Inbox, Outbox, not_text
 from trio_heartbeat._client.suspend import WakeControl, watch_for_wake
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import Codec
@@ -236,8 +236,10 @@ class LinkSession:
     async def send_now(self, message: Message) -> None:
         """Write ``message`` in the caller's task (see ``ManagedWebSocket.send``).
 
-        When half the unconfirmed window was written since the last heartbeat,
-        a probe goes out after the message, in this task too (handing it to the
+        Raises :class:`UsageError` for a ``str`` without UTF-8 (a lone
+        surrogate), the link untouched. A probe owed (half the unconfirmed
+        window written since the last heartbeat) goes out after the message,
+        in this task too (handing it to the
         writer task would route every later message through that task; sent
         first, a sender arriving meanwhile could overtake the message).
         """
@@ -245,6 +247,9 @@ class LinkSession:
         outbox.in_flight = True
         try:
             await link.send(message)
+        except UnicodeEncodeError as exc:  # raised before a byte is written
+            outbox.written()  # nothing taken: the link goes on
+            raise not_text(exc) from None
         except ConnectionLost:
             outbox.put_back((message,))  # goes out after the reconnect
             return
