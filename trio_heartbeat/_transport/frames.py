@@ -491,6 +491,11 @@ class FrameReader:
                 raise _bad_utf8(exc) from None
         else:
             kept = piece
+        if done and self._fin and not self._parts and not self._small:  # whole, in one piece
+            messages.append(kept if decoder is not None else bytes(kept))  # type: ignore[arg-type]
+            self._opcode = 0
+            self._decoder = None
+            return pos + take
         if kept:
             if take < _SMALL_PIECE:
                 # A message trickling in: its pieces are joined in groups, so
