@@ -3,7 +3,8 @@
 N links are opened over in-memory streams to a byte-level server that accepts the upgrade
 (with permessage-deflate when offered), one message goes each way, then
 ``tracemalloc`` counts the bytes still allocated from within the engines (our
-``_transport`` modules, wsproto, h11, websockets, zlib through them) per link. The streams
+``_transport`` modules with the DIRECT frame codec, wsproto and h11 for the handshake,
+websockets, zlib through them) per link. The streams
 and the server side are not counted. Deterministic: no sockets, no timing.
 """
 
@@ -25,7 +26,7 @@ from trio_heartbeat._transport.websockets_engine import websockets_handshake
 ENGINE_FILES = ("*/trio_heartbeat/_transport/*", "*/websockets/*", "*/wsproto/*", "*/h11/*")
 WS = th.Transport.WEBSOCKETS
 VARIANTS: dict[str, th.ConnectionOptions] = {
-    "wsproto (DIRECT)": th.ConnectionOptions(),
+    "frames codec (DIRECT)": th.ConnectionOptions(),
     "websockets": th.ConnectionOptions(transport=WS),
     "websockets + deflate (defaults)": th.ConnectionOptions(
         transport=WS, compression=th.PerMessageDeflate()

@@ -396,3 +396,91 @@ async def test_a_sender_waiting_for_the_writer_goes_on_when_the_window_fills(
             await ws.send("last")
         assert ws.statistics().send_buffered == 6  # m10..m14 and "last"
         assert trio.current_time() < 0.5
+
+
+async def test_senders_waiting_for_a_draining_writer_keep_their_order(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, transport: th.Transport
+) -> None:
+    """Senders that meet a draining writer go out in the order they called send()
+    (they were woken together, and trio runs a batch of woken tasks in either order)."""
+    if transport is th.Transport.TRIO_WEBSOCKET:
+        pytest.skip("holds the write turn of a link driven by its reader")
+    server = Recorder(None)
+    srv = MemoryServer(nursery, server)
+    expected: list[Message] = []
+    async with connect(srv, th.ConnectionOptions(), th.Heartbeat.ping(interval=100.0)) as ws:
+        await ws.wait_connected()
+        session = ws._session
+        assert session is not None
+        link = session.link
+        for trial in range(12):
+            link._sending = True  # type: ignore[attr-defined]  # a write under way
+            for i in range(3):
+                ws.send_nowait(f"q{trial}.{i}")  # the writer starts, waits for its turn
+                expected.append(f"q{trial}.{i}")
+            await trio.testing.wait_all_tasks_blocked()
+            assert session.writer_draining
+            async with trio.open_nursery() as senders:
+                for i in range(4):
+                    senders.start_soon(ws.send, f"s{trial}.{i}")
+                    expected.append(f"s{trial}.{i}")
+                    await trio.testing.wait_all_tasks_blocked()  # parked, in call order
+                link._turns.unpark()  # type: ignore[attr-defined]  # the write ends
+        await ws.drain()
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.received[0] == expected
+
+
+async def test_a_probe_due_at_a_send_never_lets_a_later_sender_overtake(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, transport: th.Transport
+) -> None:
+    """The probe owed every half window goes out after the message that made it due:
+    sent before it, a sender arriving during the probe's write went first."""
+    if transport is th.Transport.TRIO_WEBSOCKET:
+        pytest.skip("holds the write turn of a link driven by its reader")
+    server = Recorder(None)
+    srv = MemoryServer(nursery, server)
+    options = th.ConnectionOptions(unconfirmed_window=4)
+    expected: list[Message] = []
+    async with connect(srv, options, th.Heartbeat.ping(interval=100.0)) as ws:
+        await ws.wait_connected()
+        session = ws._session
+        assert session is not None and session.ledger is not None
+        link = session.link
+        for trial in range(6):
+            for i in range(2):  # half the window: a probe is due at the next send at the latest
+                await ws.send(f"m{trial}.{i}")
+                expected.append(f"m{trial}.{i}")
+                if session.ledger.wants_probe():
+                    break
+            link._sending = True  # type: ignore[attr-defined]  # a write under way
+            async with trio.open_nursery() as senders:
+                for name in ("a", "b"):
+                    senders.start_soon(ws.send, f"{name}{trial}")
+                    expected.append(f"{name}{trial}")
+                    await trio.testing.wait_all_tasks_blocked()
+                link._turns.unpark()  # type: ignore[attr-defined]  # the write ends
+        await ws.drain()
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.received[0] == expected
+
+
+async def test_a_str_without_utf8_is_refused_and_the_link_goes_on(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A lone surrogate has no UTF-8: send() and send_nowait() raise UsageError (not
+    UnicodeEncodeError), nothing is queued, the link is not dropped (it was aborted,
+    the message put back and retried after every reconnect, for ever)."""
+    server = Recorder(None)
+    srv = MemoryServer(nursery, server)
+    async with connect(srv, th.ConnectionOptions(), th.Heartbeat.ping(interval=100.0)) as ws:
+        await ws.wait_connected()
+        with pytest.raises(th.UsageError, match="valid Unicode") as info:
+            await ws.send("secret \ud800")
+        assert "secret" not in str(info.value)
+        with pytest.raises(th.UsageError, match="valid Unicode"):
+            ws.send_nowait("\udfff")
+        await ws.send("ok")
+        await trio.sleep(5.0)
+        assert server.received == [["ok"]]
+        assert ws.statistics().connects == 1 and ws.statistics().send_buffered == 0

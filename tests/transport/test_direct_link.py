@@ -44,3 +44,22 @@ async def test_a_reply_to_the_messages_before_a_broken_frame_still_goes_out(
     assert isinstance(seen[0], TextMessage) and seen[0].data == "echo: hello"
     assert isinstance(seen[1], CloseConnection) and seen[1].code == 1002
     await link.abort()
+
+
+async def test_the_peers_close_code_survives_a_pong_that_cannot_be_written() -> None:
+    """A ping, then the peer's close (4001), then it hangs up: our pong fails to go
+    out, and the link still ends with the peer's code, as on WEBSOCKETS (the
+    reconnect policy judges that code), not with 1006."""
+    from trio_heartbeat._transport.common import ObservedStream
+    from trio_heartbeat._transport.direct import DirectLink
+
+    client, server = trio.testing.memory_stream_pair()
+    link = DirectLink(ObservedStream(client), None, th.ConnectionOptions())
+    await server.send_all(b"\x89\x00" + b"\x88\x05\x0f\xa1bye")  # ping, close 4001 "bye"
+    await server.aclose()  # our writes now fail
+    try:
+        await link.receive()
+    except th.ConnectionLost as exc:
+        assert (exc.code, exc.reason) == (4001, "bye")
+    else:
+        raise AssertionError("the close was not reported")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tracemalloc
 import warnings
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 
+from trio_heartbeat._core.close_codes import may_be_sent
 from trio_heartbeat._transport import frames
 from trio_heartbeat._transport.frames import (
     Close,
@@ -133,12 +135,20 @@ def test_close_frames(code: int | None, reason: str, expected: tuple[int, str]) 
     assert (event.code, event.reason or "") == expected
 
 
+@pytest.mark.parametrize("code", [0, 999, 1004, 1016, 2000, 2999, 5000, 65535])
+def test_a_close_code_no_endpoint_may_send_is_refused_not_written(code: int) -> None:
+    # The rule is the core's (close_codes.may_be_sent), the same as for reading.
+    assert not may_be_sent(code)
+    with pytest.raises(ValueError, match="no endpoint may send"):
+        close_frame(code, "")
+
+
 def test_a_long_close_reason_is_cut_at_a_whole_character() -> None:
     wire = close_frame(1000, "é" * 100)  # 200 bytes: 123 fit, 61 whole characters
     assert len(wire) == 2 + 4 + 2 + 122
     (event,) = server_reads(wire)
     assert isinstance(event, CloseConnection) and event.reason == "é" * 61
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match="no endpoint may send"):
         close_frame(70000)
 
 
@@ -249,6 +259,34 @@ def test_large_frames_arriving_in_pieces_are_joined() -> None:
         assert type(messages[0]) is bytes
 
 
+@pytest.mark.parametrize(
+    ("opcode", "payload"),
+    [(0x2, bytes(range(256)) * 256), (0x1, b"ab\xc3\xa9" * 16384)],  # 64 KiB each
+    ids=["binary", "text"],
+)
+@pytest.mark.parametrize("step", [1, 7])
+def test_a_message_trickling_in_holds_about_its_own_size(
+    opcode: int, payload: bytes, step: int
+) -> None:
+    # A hostile server sends a big message a byte at a time (fragmented, too):
+    # each piece must not cost a list slot and an object of its own (was ~190
+    # bytes kept per byte received).
+    half = len(payload) // 2
+    wire = server_frame(opcode, payload[:half], fin=False) + server_frame(0x0, payload[half:])
+    chunks = [wire[pos : pos + step] for pos in range(0, len(wire), step)]
+    reader = FrameReader(1 << 20)
+    messages: list[str | bytes] = []
+    tracemalloc.start()
+    try:
+        for chunk in chunks:
+            reader.feed(chunk, messages, [])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert messages == [payload if opcode == 0x2 else payload.decode()]
+    assert peak < 3 * len(payload) + 32768
+
+
 def test_a_message_does_not_change_with_the_buffer_it_came_in() -> None:
     chunk = bytearray(server_frame(0x2, b"abcd"))
     messages: list[str | bytes] = []
@@ -274,7 +312,9 @@ def test_a_close_ends_the_reading() -> None:
     assert read(server_frame(0x8, b""))[1] == [Close(1005, "")]
 
 
-@pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1011, 1013, 3000, 3999, 4000, 4999])
+@pytest.mark.parametrize(
+    "code", [1000, 1001, 1002, 1003, 1007, 1011, 1013, 1014, 3000, 3999, 4000, 4999]
+)
 def test_close_codes_a_peer_may_send(code: int) -> None:
     assert read(server_frame(0x8, struct.pack("!H", code)))[1] == [Close(code, "")]
 
@@ -319,7 +359,7 @@ def test_broken_frames_are_refused_with_their_close_code(
     assert str(error) == error.reason
 
 
-@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1014, 1015, 1016, 2000, 2999, 5000])
+@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000])
 def test_close_codes_a_peer_may_not_send(code: int) -> None:
     error = refused(server_frame(0x8, struct.pack("!H", code)))
     assert (error.code, error.reason) == (1002, f"CLOSE with invalid code {code}")

@@ -29,7 +29,7 @@ import trio
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.controls import LinkControls
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
-from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._client.queues import Inbox, Outbox, not_text
 from trio_heartbeat._client.session import LinkSession
 from trio_heartbeat._client.supervisor import Supervisor
 from trio_heartbeat._client.suspend import WakeControl
@@ -236,10 +236,16 @@ class ManagedWebSocket(Supervisor, LinkControls):
         :class:`SendBufferFull` (default), or drop the oldest buffered message
         (counted, and reported as a ``MessagesDropped`` state change).
         Raises :class:`ConnectionClosedError` after the block was left and
-        :class:`ReconnectGaveUp` after the policy gave up.
+        :class:`ReconnectGaveUp` after the policy gave up; :class:`UsageError`
+        for a ``str`` that is not valid text (a lone surrogate has no UTF-8).
         """
         if not isinstance(message, (str, bytes)):
             raise UsageError(f"messages are str or bytes, got {type(message).__name__}")
+        if isinstance(message, str):
+            try:
+                message.encode()
+            except UnicodeEncodeError as exc:
+                raise not_text(exc) from None
         self._check_usable()
         if self._outbox.put(message):
             self._emit(MessagesDropped(1, "send buffer full (drop_oldest)"))
@@ -266,7 +272,8 @@ class ManagedWebSocket(Supervisor, LinkControls):
         While the link is up and nothing is queued, the message is written in
         the caller's task (no hand-over to the writer task); while the writer
         task is writing queued messages (not waiting for a heartbeat reply or
-        the send rate), the caller first waits for it. If the caller is
+        the send rate), the message is queued behind them (in call order) and
+        the caller waits until the writer is done with them. If the caller is
         cancelled in the middle of that write (possible only while the peer
         is not reading), part of a frame may be on the wire: the link is then
         aborted and the message goes out again after the reconnect.
@@ -285,7 +292,6 @@ class ManagedWebSocket(Supervisor, LinkControls):
 
     async def _send_queued(self, message: Message) -> None:
         """:meth:`send` when the link is down, or messages are queued before it."""
-        waited = False
         while True:
             session = self._session
             if (
@@ -296,21 +302,20 @@ class ManagedWebSocket(Supervisor, LinkControls):
             ):
                 await session.send_now(message)
                 return
-            if self._state is not ConnectionState.CONNECTED:
-                break
-            if not waited and session is not None and session.writer_draining:
-                # The writer task is writing what was queued and will be done
-                # soon: wait for it once, then write in this task again (else
-                # every later message would go through the writer, at the cost
-                # of a task switch each).
-                waited = True
-                await self._outbox.wait_progress()
-                continue
-            if not self._outbox.full:
+            if self._state is not ConnectionState.CONNECTED or not self._outbox.full:
                 break
             await self._outbox.wait_not_full()
-        self.send_nowait(message)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        draining = session is not None and self._state is _CONNECTED and session.writer_draining
+        self.send_nowait(message)  # queued in call order, behind what the writer drains
+        if draining:
+            # The writer task is writing what was queued and will be done soon:
+            # wait for it, so that the next send() writes in the caller's task
+            # again (else every later message would go through the writer, at
+            # the cost of a task switch each). Cancellable; the message stays
+            # queued and goes out.
+            await self._outbox.wait_progress()
+        else:
+            await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def receive(self) -> Message:
         """The next application message, across reconnects.

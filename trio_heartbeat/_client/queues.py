@@ -20,9 +20,16 @@ from trio.lowlevel import ParkingLot
 from trio_heartbeat._client.fifo import Fifo
 from trio_heartbeat._core.options import Overflow
 from trio_heartbeat._core.resume import ResumeTracker
-from trio_heartbeat.errors import SendBufferFull
+from trio_heartbeat.errors import SendBufferFull, UsageError
 
-__all__ = ["Inbox", "Outbox"]
+__all__ = ["Inbox", "Outbox", "not_text"]
+
+
+def not_text(exc: UnicodeEncodeError) -> UsageError:
+    """The error for a ``str`` message with no UTF-8 form (a lone surrogate), its
+    content left out."""
+    return UsageError(f"a text message must be valid Unicode: {exc.reason} at index {exc.start}")
+
 
 Message = str | bytes
 

@@ -22,7 +22,7 @@ from typing import NoReturn
 import trio
 
 from trio_heartbeat._client.clock import Alarm, HeartbeatClock, ScopeAlarm
-from trio_heartbeat._client.queues import Inbox, Outbox
+from trio_heartbeat._client.queues import Inbox, Outbox, not_text
 from trio_heartbeat._client.suspend import WakeControl, watch_for_wake
 from trio_heartbeat._core.close_codes import CloseCode
 from trio_heartbeat._core.codec import Codec
@@ -253,16 +253,20 @@ class LinkSession:
     async def send_now(self, message: Message) -> None:
         """Write ``message`` in the caller's task (see ``ManagedWebSocket.send``).
 
-        When half the unconfirmed window was written since the last heartbeat,
-        a probe goes out first, in this task too (handing it to the writer task
-        would route every later message through that task).
+        Raises :class:`UsageError` for a ``str`` without UTF-8 (a lone
+        surrogate), the link untouched. A probe owed (half the unconfirmed
+        window written since the last heartbeat) goes out after the message,
+        in this task too (handing it to the
+        writer task would route every later message through that task; sent
+        first, a sender arriving meanwhile could overtake the message).
         """
         outbox, ledger, link = self._outbox, self.ledger, self.link
         outbox.in_flight = True
         try:
-            if ledger is not None and ledger.wants_probe():
-                await self._send_heartbeat(probe=True)
             await link.send(message)
+        except UnicodeEncodeError as exc:  # raised before a byte is written
+            outbox.written()  # nothing taken: the link goes on
+            raise not_text(exc) from None
         except ConnectionLost:
             outbox.put_back((message,))  # goes out after the reconnect
             return
@@ -275,9 +279,23 @@ class LinkSession:
                 await link.abort()
             raise
         outbox.written()
+        self._counters.messages_out += 1
         if ledger is not None:
             ledger.written(message, 1)
-        self._counters.messages_out += 1
+            if ledger.wants_probe():
+                await self._probe_after_send(link)
+
+    async def _probe_after_send(self, link: Link) -> None:
+        """The probe :meth:`send_now` owes. The message is in the ledger: if the
+        link fails now, it is replayed after the reconnect like any unconfirmed one."""
+        try:
+            await self._send_heartbeat(probe=True)
+        except ConnectionLost:
+            return  # the loss is the link's to report
+        except BaseException:
+            with trio.CancelScope(shield=True):  # part of the probe may be on the wire
+                await link.abort()
+            raise
 
     def _record_written(self, batch: tuple[Message, ...], writes: tuple[int, ...]) -> None:
         """``batch`` was written; ``writes``: how often each was written before."""

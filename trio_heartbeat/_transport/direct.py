@@ -152,10 +152,9 @@ class DirectLink(PumpedLink):
                     self.on_pong(frame.payload)
             elif type(frame) is Ping:
                 if self._closed is None and not self._close_sent and self._answer_ping():
-                    try:
+                    with suppress(ConnectionLost):  # the loss is recorded; a close
+                        # after this ping still sets the code the link ends with
                         await self._send_control(control_frame(Opcode.PONG, frame.payload))
-                    except ConnectionLost:
-                        return  # what arrived before is still returned, then the loss
             elif type(frame) is Close:
                 await self._on_close(frame)
 
@@ -176,7 +175,10 @@ class DirectLink(PumpedLink):
                 await self._send_bytes(close_frame(error.code, error.reason[:120]))
 
     async def _on_close(self, frame: Close) -> None:
-        """The peer's close: answered with the same code unless ours went out first."""
+        """The peer's close: answered with the same code unless ours went out first.
+
+        The link ends with the peer's code even when the answer cannot be written.
+        """
         if not self._close_sent:
             self._close_sent = True
             with suppress(ConnectionLost):

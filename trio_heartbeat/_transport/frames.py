@@ -29,7 +29,9 @@ import codecs
 import enum
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+from trio_heartbeat._core.close_codes import CloseCode, may_be_sent
 
 _c_mask: Callable[[bytes, bytes], bytes] | None
 try:
@@ -39,7 +41,6 @@ except ImportError:  # pragma: no cover - a websockets built without its C exten
 
 __all__ = [
     "Close",
-    "CloseReason",
     "FrameError",
     "FrameReader",
     "Opcode",
@@ -65,24 +66,11 @@ class Opcode(enum.IntEnum):
     PONG = 0xA
 
 
-class CloseReason(enum.IntEnum):
-    """The close codes this codec answers a broken frame with."""
-
-    PROTOCOL_ERROR = 1002
-    NO_STATUS_RCVD = 1005
-    INVALID_FRAME_PAYLOAD_DATA = 1007
-    MESSAGE_TOO_BIG = 1009
-
-
 MAX_CONTROL_PAYLOAD = 125
 """Bytes a control frame (close, ping, pong) may carry."""
 
-# Close codes a peer may send (RFC 6455 7.4, as wsproto judges them): the
-# registered ones below 3000 (not 1004, nor the local-only 1005, 1006, 1015),
-# then 3000-4999.
-_SENDABLE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013})
-_MIN_FREE_CODE, _MAX_CODE = 3000, 4999
-_LOCAL_ONLY_CODES = frozenset({1006, 1015})  # and 1005: "no code"
+# Local-only codes (never on the wire): 1005 means "no code", the others are sent as 1000.
+_LOCAL_ONLY_CODES = frozenset({CloseCode.ABNORMAL_CLOSURE, CloseCode.TLS_HANDSHAKE_FAILED})
 
 _FIN = 0x80
 _RSV = 0x70
@@ -99,6 +87,10 @@ _PACK_CODE = struct.Struct("!H").pack
 _UNPACK_H = struct.Struct("!H").unpack_from
 _UNPACK_Q = struct.Struct("!Q").unpack_from
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
+# A message arriving in pieces under _SMALL_PIECE bytes keeps them in groups of
+# _GROUP joined: at most ~1/_GROUP of a list slot and object per byte.
+_SMALL_PIECE = 1024
+_GROUP = 256
 
 
 def _py_mask(data: bytes, key: bytes) -> bytes:
@@ -117,28 +109,32 @@ apply_mask: Callable[[bytes, bytes], bytes] = _c_mask if _c_mask is not None els
 
 class _Keys:
     """Fresh 32-bit mask keys, read from ``os.urandom`` 1 KiB at a time (one
-    system call per 256 frames instead of one each). Emptied in a forked child,
-    so that two processes never use the same keys."""
+    system call per 256 frames instead of one each).
 
-    __slots__ = ("pool", "pos")
+    The only state this module keeps, and no key is ever handed out twice: a
+    key is taken with one ``next()`` on an iterator (a single step under the
+    GIL, so two threads never get the same key); a refill replaces the
+    iterator with one over a new block. Emptied in a forked child, so that two
+    processes never use the same keys.
+    """
+
+    __slots__ = ("keys",)
 
     SIZE = 1024
 
     def __init__(self) -> None:
-        self.pool = b""
-        self.pos = self.SIZE
+        self.keys: Iterator[bytes] = iter(())
 
     def next(self) -> bytes:
-        pos = self.pos
-        if pos >= self.SIZE:
-            self.pool = os.urandom(self.SIZE)
-            pos = 0
-        self.pos = pos + 4
-        return self.pool[pos : pos + 4]
+        try:
+            return next(self.keys)
+        except StopIteration:
+            block = os.urandom(self.SIZE)
+            self.keys = keys = iter([block[i : i + 4] for i in range(0, self.SIZE, 4)])
+            return next(keys)
 
     def reset(self) -> None:
-        self.pool = b""
-        self.pos = self.SIZE
+        self.keys = iter(())
 
 
 _keys = _Keys()
@@ -192,12 +188,12 @@ def close_frame(code: int | None = None, reason: str = "") -> bytes:
     """A masked close frame carrying ``code`` and ``reason`` (truncated to whole
     characters within 123 bytes). None or 1005 give an empty payload (1005 means
     "no code"); the other local-only codes (1006, 1015) are sent as 1000."""
-    if code is None or code == CloseReason.NO_STATUS_RCVD:
+    if code is None or code == CloseCode.NO_STATUS_RCVD:
         return _frame(_FIN | _CLOSE, b"")
     if code in _LOCAL_ONLY_CODES:
         code = 1000
-    if not 0 <= code <= 0xFFFF:
-        raise ValueError(f"close code out of range: {code}")
+    if not may_be_sent(code):
+        raise ValueError(f"a close code no endpoint may send: {code}")
     encoded = reason.encode()
     limit = MAX_CONTROL_PAYLOAD - 2
     if len(encoded) > limit:
@@ -270,33 +266,33 @@ class FrameError(Exception):
 
 
 def _too_big(limit: int) -> FrameError:
-    return FrameError(CloseReason.MESSAGE_TOO_BIG, f"message exceeds {limit} bytes")
+    return FrameError(CloseCode.MESSAGE_TOO_BIG, f"message exceeds {limit} bytes")
 
 
 def _bad_utf8(exc: UnicodeDecodeError) -> FrameError:
     return FrameError(
-        CloseReason.INVALID_FRAME_PAYLOAD_DATA, f"invalid UTF-8 in a text message: {exc.reason}"
+        CloseCode.INVALID_FRAME_PAYLOAD_DATA, f"invalid UTF-8 in a text message: {exc.reason}"
     )
 
 
 def _protocol_error(reason: str) -> FrameError:
-    return FrameError(CloseReason.PROTOCOL_ERROR, reason)
+    return FrameError(CloseCode.PROTOCOL_ERROR, reason)
 
 
 def parse_close(payload: bytes) -> Close:
     """The close frame's code and reason; :class:`FrameError` if it is not valid."""
     if not payload:
-        return Close(CloseReason.NO_STATUS_RCVD, "")
+        return Close(CloseCode.NO_STATUS_RCVD, "")
     if len(payload) == 1:
         raise _protocol_error("CLOSE with 1 byte payload")
     (code,) = _UNPACK_H(payload)
-    if code not in _SENDABLE_CODES and not _MIN_FREE_CODE <= code <= _MAX_CODE:
+    if not may_be_sent(code):
         raise _protocol_error(f"CLOSE with invalid code {code}")
     try:
         reason = payload[2:].decode()
     except UnicodeDecodeError as exc:
         reason = f"invalid UTF-8 in the CLOSE reason: {exc.reason}"
-        raise FrameError(CloseReason.INVALID_FRAME_PAYLOAD_DATA, reason) from None
+        raise FrameError(CloseCode.INVALID_FRAME_PAYLOAD_DATA, reason) from None
     return Close(code, reason)
 
 
@@ -320,6 +316,7 @@ class FrameReader:
         "_parts",
         "_remaining",
         "_size",
+        "_small",
     )
 
     def __init__(self, max_message_size: int) -> None:
@@ -329,6 +326,7 @@ class FrameReader:
         self._fin = False  # whether the current data frame ends its message
         self._opcode = 0  # TEXT or BINARY while a message is being assembled, else 0
         self._parts: list[bytes | memoryview | str] = []  # its fragments so far
+        self._small: list[bytes | memoryview | str] = []  # small fragments not yet joined
         self._decoder: codecs.IncrementalDecoder | None = None  # a text message's UTF-8
         self._size = 0  # payload bytes of the message so far (declared by headers)
         self._closed = False
@@ -364,6 +362,7 @@ class FrameReader:
             self._error = exc
             self._opcode = 0
             self._parts = []
+            self._small = []
             self._decoder = None
             self._buffer = b""
             raise
@@ -491,25 +490,49 @@ class FrameReader:
         decoder = self._decoder
         if decoder is not None:
             try:
-                text = decoder.decode(piece, done and self._fin)
+                kept: bytes | memoryview | str = decoder.decode(piece, done and self._fin)
             except UnicodeDecodeError as exc:
                 raise _bad_utf8(exc) from None
-            if text:
-                self._parts.append(text)
-        elif take:
-            self._parts.append(piece)
+        else:
+            kept = piece
+        if done and self._fin and not self._parts and not self._small:  # whole, in one piece
+            messages.append(kept if decoder is not None else bytes(kept))  # type: ignore[arg-type]
+            self._opcode = 0
+            self._decoder = None
+            return pos + take
+        if kept:
+            if take < _SMALL_PIECE:
+                # A message trickling in: its pieces are joined in groups, so
+                # that each byte does not cost a list slot and an object.
+                small = self._small
+                small.append(bytes(kept) if type(kept) is memoryview else kept)
+                if len(small) >= _GROUP:
+                    self._parts.append(self._joined(small))
+                    self._small = []
+            else:
+                if self._small:
+                    self._parts.append(self._joined(self._small))
+                    self._small = []
+                self._parts.append(kept)
         if done and self._fin:
             parts = self._parts
-            if decoder is not None:
-                messages.append("".join(parts))  # type: ignore[arg-type]  # all str
-            elif len(parts) == 1:
+            if self._small:
+                parts.append(self._joined(self._small))
+                self._small = []
+            if len(parts) == 1 and decoder is None:
                 messages.append(bytes(parts[0]))  # type: ignore[arg-type]  # bytes-like
             else:
-                messages.append(b"".join(parts))  # type: ignore[arg-type]  # bytes-like
+                messages.append(self._joined(parts))
             self._parts = []
             self._opcode = 0
             self._decoder = None
         return pos + take
+
+    def _joined(self, parts: list[bytes | memoryview | str]) -> Message:
+        """``parts`` joined: all ``str`` in a text message, bytes-like in a binary one."""
+        if self._decoder is not None:
+            return "".join(parts)  # type: ignore[arg-type]  # all str
+        return b"".join(parts)  # type: ignore[arg-type]  # bytes-like
 
     def _control(self, opcode: int, payload: bytes, controls: list[Control]) -> None:
         if opcode == _PING:
@@ -522,5 +545,6 @@ class FrameReader:
             # An unfinished message ends with the connection.
             self._opcode = 0
             self._parts = []
+            self._small = []
             self._decoder = None
             self._buffer = b""

@@ -1,6 +1,6 @@
 """What the engines driven by the connection's own receiving task share.
 
-Both the direct (wsproto) and the websockets link have no task of their own:
+Both the direct link (our frame codec) and the websockets link have no task of their own:
 the pump task reads, the engine parses, decoded messages wait in a list. This
 is the common part: writing in FIFO order (a flag, and a parking lot made only
 when two writers ever meet), reading with the stream's errors
