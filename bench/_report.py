@@ -359,6 +359,13 @@ def write_chart(rows: Sequence[Row], path: Path) -> Path | None:
             ax.text(0, y, " n/a" if math.isnan(v) else f" {v:.2f}", va="center")
         ax.set_title(key, fontsize=10)
         ax.invert_yaxis()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay out ``fig``, write it to ``path`` (PNG, 100 dpi), close it; the path."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -239,11 +239,7 @@ def write_chart(verdicts: list[_report.Verdict], path: Path) -> Path | None:
     ax.set_xlabel("measured / target, turned so that >= 1 passes (log scale, clipped to 0.2-5)")
     ax.tick_params(axis="y", labelsize=7)
     ax.invert_yaxis()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _report.save_figure(fig, path)
 
 
 def run_issue9(
