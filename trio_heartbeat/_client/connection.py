@@ -241,9 +241,9 @@ class ManagedWebSocket(Supervisor, LinkControls):
         """
         if not isinstance(message, (str, bytes)):
             raise UsageError(f"messages are str or bytes, got {type(message).__name__}")
-        if isinstance(message, str):
+        if isinstance(message, str) and not message.isascii():
             try:
-                message.encode()
+                message.encode()  # checked now: a queued message fails no later write
             except UnicodeEncodeError as exc:
                 raise not_text(exc) from None
         self._check_usable()
@@ -302,7 +302,7 @@ class ManagedWebSocket(Supervisor, LinkControls):
             ):
                 await session.send_now(message)
                 return
-            if self._state is not ConnectionState.CONNECTED or not self._outbox.full:
+            if self._state is not _CONNECTED or not self._outbox.full:
                 break
             await self._outbox.wait_not_full()
         draining = session is not None and self._state is _CONNECTED and session.writer_draining

@@ -150,8 +150,18 @@ class ObservedStream(trio.abc.Stream):
             raise trio.BusyResourceError("another task is reading from this stream")
         await trio.lowlevel.checkpoint_if_cancelled()
         self._reading = True
+        waited = False
         try:
-            data, waited = await self._read_or_wait(max_bytes)
+            while True:
+                try:
+                    data = os.read(self._fd(), max_bytes)
+                except BlockingIOError:
+                    waited = True
+                    await trio.lowlevel.wait_readable(self._socket)  # type: ignore[arg-type]
+                except OSError as exc:
+                    raise self._broken(exc) from None
+                else:
+                    break
         except trio.ClosedResourceError:
             self.closed_event.set()
             raise
@@ -160,18 +170,6 @@ class ObservedStream(trio.abc.Stream):
         if not waited:
             await trio.lowlevel.cancel_shielded_checkpoint()
         return data
-
-    async def _read_or_wait(self, max_bytes: int) -> tuple[bytes, bool]:
-        """The bytes read, and whether it had to wait for them (a checkpoint)."""
-        waited = False
-        while True:
-            try:
-                return os.read(self._fd(), max_bytes), waited
-            except BlockingIOError:
-                waited = True
-                await trio.lowlevel.wait_readable(self._socket)  # type: ignore[arg-type]
-            except OSError as exc:
-                raise self._broken(exc) from None
 
     async def aclose(self) -> None:
         self.closed_event.set()
