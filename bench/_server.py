@@ -14,7 +14,8 @@ Endpoints (by request path):
 Usage: ``python -m bench._server [--port N] [--reuse-port]``; prints
 ``READY <port> <monotonic>`` on stdout once listening and runs until killed.
 Compression and the server's own keepalive pings are off so the server stays cheap. Before
-printing READY the server makes one (uncounted) handshake with itself to warm up.
+it listens on its port the server makes one (uncounted) handshake with itself, on a port of
+its own, to warm up; READY's time is then the moment clients can connect (the storm's origin).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import logging
 import os
 import sys
 import time
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -92,19 +94,22 @@ async def _warm_up(port: int) -> None:
 
 async def _main(port: int, reuse_port: bool) -> None:
     logging.getLogger("websockets").setLevel(logging.CRITICAL)
+    options: dict[str, Any] = {
+        "compression": None,
+        "max_size": None,
+        "ping_interval": None,
+        "close_timeout": 1.0,
+        "backlog": 4096,
+    }
+    # Warm up on a port of its own first: while the real port listens, every
+    # client that connects is answered at once, so READY is when it started listening.
+    async with serve(_handler, "127.0.0.1", 0, **options) as warm:
+        await _warm_up(next(iter(warm.sockets)).getsockname()[1])
+    HANDSHAKES.clear()
     async with serve(
-        _handler,
-        "127.0.0.1",
-        port,
-        compression=None,
-        max_size=None,
-        ping_interval=None,
-        close_timeout=1.0,
-        backlog=4096,
-        reuse_port=reuse_port or None,
+        _handler, "127.0.0.1", port, reuse_port=reuse_port or None, **options
     ) as server:
         bound = next(iter(server.sockets)).getsockname()[1]
-        await _warm_up(bound)
         sys.stdout.write(f"READY {bound} {time.monotonic()}\n")
         sys.stdout.flush()
         await server.serve_forever()

@@ -61,6 +61,7 @@ from trio_heartbeat._transport.links import (
 from trio_heartbeat.errors import (
     ConnectionClosedError,
     ConnectionLost,
+    HeartbeatError,
     ReconnectGaveUp,
 )
 
@@ -151,10 +152,7 @@ class Supervisor:
             error = await self._attempt(attempt)
             # The error is kept (state changes, the next attempt's context): not
             # the finished link's frames and everything they refer to.
-            release_frames(error)
-            # The error is kept (state changes, the next attempt's context): not
-            # the finished link's frames and everything they refer to.
-            release_frames(error)
+            release_frames(error, explained=isinstance(error, HeartbeatError))
             was_connected = self._connected_at is not None
             worked = was_connected and (
                 trio.current_time() - (self._connected_at or 0.0) >= self._policy.min_uptime

@@ -7,15 +7,18 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+from types import TracebackType
 
 __all__ = ["leaf_exceptions", "release_frames"]
 
 #: Exceptions :func:`release_frames` visits at most (a bound for hostile trees).
 RELEASE_LIMIT = 256
-#: Top-level packages whose frames :func:`release_frames` clears: this library
-#: and the ones it runs links on, never the application's.
-LIBRARY_MODULES = (
-    "trio_heartbeat",
+#: This library's top-level package (see :func:`release_frames`).
+OWN_PACKAGE = "trio_heartbeat"
+#: Top-level packages the library runs links on: their frames are dropped from kept
+#: tracebacks (what they held is the dead link). Never the application's.
+DEPENDENCY_PACKAGES = (
     "trio",
     "trio_websocket",
     "wsproto",
@@ -23,6 +26,8 @@ LIBRARY_MODULES = (
     "websockets",
     "outcome",
 )
+#: Every package whose finished frames :func:`release_frames` lets go of.
+LIBRARY_MODULES = (OWN_PACKAGE, *DEPENDENCY_PACKAGES)
 
 
 def leaf_exceptions(error: BaseException) -> list[BaseException]:
@@ -41,16 +46,26 @@ def leaf_exceptions(error: BaseException) -> list[BaseException]:
     return leaves
 
 
-def release_frames(error: BaseException, modules: tuple[str, ...] = LIBRARY_MODULES) -> None:
-    """Clear the local variables of the frames of ``modules`` (names, or their
-    prefixes followed by a dot) in the tracebacks of ``error``, its causes,
-    contexts and group members (at most :data:`RELEASE_LIMIT` exceptions).
+def release_frames(error: BaseException, *, explained: bool) -> None:
+    """Let go of what the tracebacks of ``error``, its causes, contexts and group
+    members (at most :data:`RELEASE_LIMIT` exceptions) hold of the library.
 
-    Call it only once every such frame has finished (a link's tasks, the
-    attempt that opened it). The tracebacks still format (file, line,
-    function): only the locals go, so an exception kept in a state change no
-    longer keeps the dead link's streams, tasks and buffers alive. The
-    application's own frames keep their locals (a debugger may want them).
+    ``explained``: ``error`` is one of the library's own exceptions, whose type,
+    message and chain say what failed (a refused connect, a lost link). Then
+    every frame of this library and of trio and the engines is unlinked from the
+    tracebacks: a finished frame keeps its function, and a nested function's
+    closure (trio's connect attempts, for one) keeps sockets, nurseries and
+    cancel scopes alive. Otherwise (an exception the library did not classify,
+    perhaps a bug) the library's frames stay for the reader, locals cleared,
+    and only the dependencies' frames go. The application's frames always stay
+    as they are, locals and all (a debugger may want them).
+
+    Call it only once every such frame has finished (a link's tasks, the attempt
+    that opened it). Exceptions, messages and chains are kept. An exception kept
+    in a state change is then a few objects, not the dead link: 1,000 clients
+    failing attempts in a reconnect storm otherwise keep every attempt alive
+    until ``state_changes`` is read, and the garbage collector's full passes
+    grow with them.
     """
     seen: set[int] = set()
     stack = [error]
@@ -59,15 +74,34 @@ def release_frames(error: BaseException, modules: tuple[str, ...] = LIBRARY_MODU
         if id(exc) in seen:
             continue
         seen.add(id(exc))
-        tb = exc.__traceback__
-        while tb is not None:
-            name = tb.tb_frame.f_globals.get("__name__", "")
-            if isinstance(name, str) and name.partition(".")[0] in modules:
-                with contextlib.suppress(RuntimeError):  # a frame still running
-                    tb.tb_frame.clear()
-            tb = tb.tb_next
+        exc.__traceback__ = _released(exc.__traceback__, keep_own=not explained)
         for linked in (exc.__cause__, exc.__context__):
             if linked is not None:
                 stack.append(linked)
         if isinstance(exc, BaseExceptionGroup):
             stack.extend(exc.exceptions)
+
+
+def _released(tb: TracebackType | None, *, keep_own: bool) -> TracebackType | None:
+    """``tb`` without the library's entries (``keep_own``: this library's stay, cleared)."""
+    kept: list[TracebackType] = []
+    while tb is not None:
+        package = _package(tb)
+        if package == OWN_PACKAGE:
+            if keep_own:
+                with contextlib.suppress(RuntimeError):  # a frame still running
+                    tb.tb_frame.clear()
+                kept.append(tb)
+        elif package not in DEPENDENCY_PACKAGES:
+            kept.append(tb)
+        tb = tb.tb_next
+    for entry, following in itertools.pairwise(kept):
+        entry.tb_next = following
+    if kept:
+        kept[-1].tb_next = None
+    return kept[0] if kept else None
+
+
+def _package(tb: TracebackType) -> str:
+    name = tb.tb_frame.f_globals.get("__name__", "")
+    return name.partition(".")[0] if isinstance(name, str) else ""

@@ -14,6 +14,7 @@ upgrade together by ``connect_timeout``. Raises only our exceptions.
 
 from __future__ import annotations
 
+import os
 import ssl
 
 import trio
@@ -31,12 +32,35 @@ __all__ = ["dial_target", "open_tcp"]
 async def open_tcp(host: str, port: int, what: str = "") -> trio.abc.Stream:
     """A TCP connection to ``host:port`` (``what``: e.g. "the proxy ", for the message).
 
-    Raises :class:`ConnectError` when it cannot be made.
+    Raises :class:`ConnectError` when it cannot be made, its message saying why
+    each address failed ("connection refused"), its cause the operating system's
+    error (trio's aggregate of every address's error when there were several).
     """
     try:
         return await trio.open_tcp_stream(host, port)
     except OSError as exc:
-        raise ConnectError(f"cannot connect to {what}{host}:{port}: {exc}") from exc
+        failed = exc
+    # Raised outside the handler: with a single address, trio's aggregate is not
+    # kept as the context either (a kept failure stays a few objects).
+    errors = _per_address_errors(failed)
+    why = "; ".join(dict.fromkeys(_why(error) for error in errors))
+    cause = errors[0] if len(errors) == 1 else failed
+    raise ConnectError(f"cannot connect to {what}{host}:{port}: {why}") from cause
+
+
+def _per_address_errors(exc: OSError) -> list[BaseException]:
+    """The errors of each address trio tried (``exc`` itself when it says no more)."""
+    group = exc.__cause__
+    if isinstance(group, BaseExceptionGroup) and group.exceptions:
+        return list(group.exceptions)
+    return [exc]
+
+
+def _why(error: BaseException) -> str:
+    """``error`` in a few words: the system's text for an errno ("Connection refused")."""
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)
+    return str(error) or type(error).__name__
 
 
 async def dial_target(

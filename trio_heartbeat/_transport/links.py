@@ -78,15 +78,21 @@ class Link(Protocol):
     async def abort(self) -> None: ...
 
 
-def _announcing(dial: Dial, on_dialed: Callable[[], object]) -> Dial:
-    """``dial``, calling ``on_dialed()`` once it returned a stream."""
+@attrs.frozen
+class _Announcing:
+    """``dial``, calling ``on_dialed()`` once it returned a stream.
 
-    async def dial_then_announce() -> trio.abc.Stream:
-        stream = await dial()
-        on_dialed()
+    A class, not a closure: a kept failure's traceback keeps this frame's
+    function, and a closure's function would keep the dial and the connection.
+    """
+
+    dial: Dial
+    on_dialed: Callable[[], object]
+
+    async def __call__(self) -> trio.abc.Stream:
+        stream = await self.dial()
+        self.on_dialed()
         return stream
-
-    return dial_then_announce
 
 
 async def open_link(
@@ -133,7 +139,7 @@ async def open_link(
                     )
                     dial_step = functools.partial(dial_target, target, proxy, ssl_context)
                 if on_dialed is not None:
-                    dial_step = _announcing(dial_step, on_dialed)
+                    dial_step = _Announcing(dial_step, on_dialed)
                 try:
                     return await _open_once(nursery, target, dial_step, hop_opts)
                 except RedirectRequested as redirect:
