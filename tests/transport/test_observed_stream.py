@@ -179,3 +179,23 @@ async def test_a_closed_streams_old_descriptor_is_never_written() -> None:
     assert old_fd >= 0
     with pytest.raises(BlockingIOError):
         b._sock.recv(10)  # type: ignore[attr-defined]
+
+
+async def test_a_waiting_reader_keeps_no_exception_alive() -> None:
+    """An idle connection waits in receive_some; the would-block error that sent it
+    there must not stay alive (with its traceback) for as long as it waits."""
+    import gc
+
+    ours, peer = socket_pair()
+    got: list[bytes | bytearray] = []
+
+    async def read() -> None:
+        got.append(await ours.receive_some(10))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read)
+        await trio.testing.wait_all_tasks_blocked()
+        gc.collect()
+        assert not [o for o in gc.get_objects() if isinstance(o, BlockingIOError)]
+        await peer.send_all(b"late")
+    assert got == [b"late"]

@@ -43,6 +43,11 @@ __all__ = ["Alarm", "ClockAlarm", "HeartbeatClock", "ScopeAlarm", "open_heartbea
 _SUCCEEDED = trio.lowlevel.Abort.SUCCEEDED
 
 
+def _abort_sleep(_: object) -> trio.lowlevel.Abort:
+    """A sleep ends on any cancellation (the alarm's deadline is one)."""
+    return _SUCCEEDED
+
+
 class Alarm(Protocol):
     """A movable wake-up time for one task (``deadline``: a ``trio.current_time()`` value).
 
@@ -94,7 +99,9 @@ class ScopeAlarm:
     async def sleep(self) -> None:
         with trio.CancelScope(deadline=self.deadline) as self._scope:
             try:
-                await trio.sleep_forever()
+                # trio.sleep_forever() without its frame and abort closure: an
+                # idle connection holds a few objects fewer.
+                await trio.lowlevel.wait_task_rescheduled(_abort_sleep)
             finally:
                 self._scope = None
 

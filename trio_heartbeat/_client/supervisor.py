@@ -72,6 +72,9 @@ __all__ = ["Supervisor"]
 
 logger = logging.getLogger("trio_heartbeat")
 
+#: The attempt's scope where it needs none (stateless, so shared).
+_NO_SCOPE: AbstractContextManager[object] = nullcontext()
+
 Message = str | bytes
 
 # Failed attempts and lost links are logged as a WARNING at most once per this
@@ -300,7 +303,7 @@ class Supervisor:
         # The attempt's own scope only where the supervisor's cancellation cannot
         # reach it (trio-websocket's shielded nursery); elsewhere a scope less
         # per connection (memory at 10,000 connections).
-        scope: AbstractContextManager[object] = nullcontext()
+        scope: AbstractContextManager[object] = _NO_SCOPE
         if nursery is not None:
             scope = self._attempt_scope = trio.CancelScope()
         try:

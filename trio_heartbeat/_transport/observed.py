@@ -155,13 +155,14 @@ class ObservedStream(trio.abc.Stream):
             while True:
                 try:
                     data = os.read(self._fd(), max_bytes)
+                    break
                 except BlockingIOError:
                     waited = True
-                    await trio.lowlevel.wait_readable(self._socket)  # type: ignore[arg-type]
                 except OSError as exc:
                     raise self._broken(exc) from None
-                else:
-                    break
+                # Outside the handler: a wait inside it would keep the
+                # BlockingIOError and its traceback alive for as long as it waits.
+                await trio.lowlevel.wait_readable(self._socket)  # type: ignore[arg-type]
         except trio.ClosedResourceError:
             self.closed_event.set()
             raise
