@@ -27,6 +27,7 @@ from trio_heartbeat._core.events import (
     GaveUp,
     MessagesDropped,
     StateChange,
+    StateChangesDropped,
     Step,
     WaitingToReconnect,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "SendBufferFull",
     "SessionEnded",
     "StateChange",
+    "StateChangesDropped",
     "Step",
     "StopReconnecting",
     "SuspendCheck",

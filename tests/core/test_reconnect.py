@@ -352,5 +352,6 @@ async def test_a_kept_failure_keeps_the_applications_frames(
         ) as ws:
             await ws.receive()
     error = info.value.last_error
+    assert error is not None
     frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
     assert any(f.f_locals.get("secret_for_the_debugger") == "kept" for f in frames)

@@ -17,7 +17,6 @@ statistics) and the supervisor; timing decisions are made by the pure
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -28,6 +27,7 @@ import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
 from trio_heartbeat._client.controls import LinkControls
+from trio_heartbeat._client.history import StateHistory
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
 from trio_heartbeat._client.queues import Inbox, Outbox, not_text
 from trio_heartbeat._client.session import LinkSession
@@ -103,10 +103,8 @@ class ManagedWebSocket(Supervisor, LinkControls):
         "_codec_factory",
         "_dial",
         "_drop_log",
-        "_events_early",
-        "_events_in",
-        "_events_out",
         "_heartbeat",
+        "_history",
         "_inbox",
         "_on_connect",
         "_options",
@@ -173,11 +171,7 @@ class ManagedWebSocket(Supervisor, LinkControls):
         self._inbox.resume = ResumeTracker(resume) if resume is not None else None
         self._wake = WakeControl(suspend)
         self._recorder = None if metrics is None else metrics.recorder(self._metrics_host(), self)
-        # The channel is made when first asked for; until then state changes
-        # wait in a plain list (an idle connection nobody watches stays small).
-        self._events_early: list[StateChange] = []
-        self._events_in: trio.MemorySendChannel[StateChange] | None = None
-        self._events_out: trio.MemoryReceiveChannel[StateChange] | None = None
+        self._history = StateHistory(options.max_unread_state_changes)
         self._state = ConnectionState.CONNECTING
         self._step = Step.CONNECT  # what the current attempt or link is doing
         self._failure_log: LogThrottle | None = None  # made at the first failure
@@ -214,20 +208,15 @@ class ManagedWebSocket(Supervisor, LinkControls):
 
     @property
     def state_changes(self) -> trio.MemoryReceiveChannel[StateChange]:
-        """Every state change since the start, in order, none lost.
+        """Every state change since the start, in order, none lost silently.
 
-        Unbounded: state changes are rare and small; unread ones accumulate.
+        At most ``options.max_unread_state_changes`` wait unread; while that
+        many do, later ones are not kept and a ``StateChangesDropped`` with
+        their count stands in their place (``GaveUp``, ``Closed`` and a
+        ``Disconnected`` that hands back messages are always kept). The channel
+        ends after ``Closed``; closing it stops the recording.
         """
-        if self._events_out is None:
-            self._open_events_channel()
-        assert self._events_out is not None
-        return self._events_out
-
-    def _open_events_channel(self) -> None:
-        self._events_in, self._events_out = trio.open_memory_channel[StateChange](math.inf)
-        for event in self._events_early:
-            self._events_in.send_nowait(event)
-        self._events_early.clear()
+        return self._history.channel
 
     def send_nowait(self, message: Message) -> None:
         """Queue ``message`` for sending, in order, now or after the next (re)connect.
@@ -381,10 +370,7 @@ class ManagedWebSocket(Supervisor, LinkControls):
     def _emit(self, event: StateChange) -> None:
         if self._recorder is not None:
             self._recorder.event(event)
-        if self._events_in is not None:
-            self._events_in.send_nowait(event)
-        else:
-            self._events_early.append(event)
+        self._history.record(event)
 
 
 def _collapse(group: BaseExceptionGroup[BaseException]) -> BaseException:

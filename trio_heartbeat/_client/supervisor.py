@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import trio
 
 from trio_heartbeat._client.clock import HeartbeatClock
+from trio_heartbeat._client.history import StateHistory
 from trio_heartbeat._client.live_link import LiveLink, OnConnect, run_on_connect
 from trio_heartbeat._client.plan import choose_endpoint
 from trio_heartbeat._client.queues import Inbox, Outbox
@@ -113,7 +114,7 @@ class Supervisor:
     _dial: Dial | None
     _endpoint: Endpoint | None
     _endpoint_index: int | None
-    _events_in: trio.MemorySendChannel[StateChange] | None
+    _history: StateHistory
     _failure_log: LogThrottle | None
     _heartbeat: Heartbeat
     _inbox: Inbox
@@ -137,9 +138,6 @@ class Supervisor:
         raise NotImplementedError
 
     def _emit(self, event: StateChange) -> None:
-        raise NotImplementedError
-
-    def _open_events_channel(self) -> None:
         raise NotImplementedError
 
     async def _supervise(self) -> None:
@@ -404,7 +402,4 @@ class Supervisor:
         self._state = ConnectionState.CLOSED
         self._wake_waiters()
         self._emit(Closed(undelivered, unconfirmed))
-        if self._events_in is None:
-            self._open_events_channel()  # a late reader still gets every change
-        assert self._events_in is not None
-        self._events_in.close()
+        self._history.close()

@@ -11,7 +11,8 @@ A managed connection is in one :class:`ConnectionState` at a time::
     any state --> CLOSED                    (the ``async with`` block was left)
 
 Each state change that enters a state says which in its ``state`` class
-attribute; :class:`Disconnected` and :class:`MessagesDropped` enter none.
+attribute; :class:`Disconnected`, :class:`MessagesDropped` and
+:class:`StateChangesDropped` enter none.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "GaveUp",
     "MessagesDropped",
     "StateChange",
+    "StateChangesDropped",
     "Step",
     "WaitingToReconnect",
 ]
@@ -149,6 +151,20 @@ class MessagesDropped:
 
 
 @attrs.frozen
+class StateChangesDropped:
+    """``count`` state changes were not kept here: more than
+    ``ConnectionOptions.max_unread_state_changes`` were waiting unread.
+
+    It stands where they would have been, before the first change kept after
+    them (``state`` tells the state in force now).
+    """
+
+    state: ClassVar[ConnectionState | None] = None
+
+    count: int
+
+
+@attrs.frozen
 class Closed:
     """The managed connection closed; ``undelivered`` were still buffered.
 
@@ -163,7 +179,14 @@ class Closed:
 
 
 StateChange = (
-    Connecting | Connected | Disconnected | WaitingToReconnect | GaveUp | MessagesDropped | Closed
+    Connecting
+    | Connected
+    | Disconnected
+    | WaitingToReconnect
+    | GaveUp
+    | MessagesDropped
+    | StateChangesDropped
+    | Closed
 )
 
 
