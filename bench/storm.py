@@ -32,6 +32,7 @@ the ``client_*`` columns: how late attempts started against the schedule, how lo
 attempts took, the peak of scheduled / started / completed attempts, the process's CPU.
 
 Run alone: ``python -m bench.storm [--quick] [--storm-n 1000] [--storm-gap 1] [--storm-trace]``.
+``python -m bench --issue9`` runs it in a process of its own (:func:`run_in_child`).
 """
 
 from __future__ import annotations
@@ -432,9 +433,77 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def storm_argv(args: argparse.Namespace) -> list[str]:
+    """The command-line options that give ``python -m bench.storm`` these ``args``."""
+    argv = [
+        f"--seed={args.seed}",
+        f"--storm-gap={args.storm_gap}",
+        f"--storm-wait-initial={args.storm_wait_initial}",
+        f"--storm-wait-max={args.storm_wait_max}",
+        f"--storm-uptime={args.storm_uptime}",
+    ]
+    for name in ("repeats", "storm_n", "storm_repeats"):
+        value = getattr(args, name)
+        if value is not None:
+            argv.append(f"--{name.replace('_', '-')}={value}")
+    if args.quick:
+        argv.append("--quick")
+    if args.storm_trace:
+        argv.append("--storm-trace")
+    if args.storm_clients:
+        argv += ["--storm-clients", *args.storm_clients]
+    return argv
+
+
+def run_in_child(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """:func:`run` in a fresh process, its rows handed back through a file.
+
+    The storm measures how this process's own pauses (the garbage collector's
+    passes over every live object) bunch the clients, so it must not inherit the
+    heap of the scenarios run before it (``python -m bench --issue9`` runs it
+    last). Progress lines go to stderr as usual; the child is killed by PID if
+    it overruns.
+    """
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    n = args.storm_n or (200 if args.quick else 1000)
+    repeats = args.storm_repeats or (1 if args.quick else min(args.repeats or 3, 3))
+    kinds = len(args.storm_clients or STORM_CLIENTS)
+    budget = repeats * kinds * (2 * CONNECT_BUDGET + args.storm_uptime + n / 50 + 60)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rows.json"
+        command = [sys.executable, "-m", "bench.storm", f"--rows-out={out}", *storm_argv(args)]
+        popen = subprocess.Popen(
+            command, cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL
+        )
+        try:
+            popen.wait(timeout=budget)
+        finally:
+            if popen.poll() is None:
+                popen.kill()
+                popen.wait(timeout=10)
+        if popen.returncode != 0:
+            raise RuntimeError(f"storm child failed (rc={popen.returncode})")
+        rows: list[dict[str, Any]] = json.loads(out.read_text())
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run this scenario alone: table, targets, JSON lines."""
-    return _report.scenario_main(__doc__, add_arguments, run, argv)
+    """Run this scenario alone: table, targets, JSON lines (``--rows-out``: only the rows)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--rows-out", default=None)
+    known, rest = parser.parse_known_args(argv)
+    if known.rows_out is None:
+        return _report.scenario_main(__doc__, add_arguments, run, rest)
+    full = argparse.ArgumentParser()
+    _report.add_common_arguments(full)
+    add_arguments(full)
+    rows = run(full.parse_args(rest))
+    with open(known.rows_out, "w", encoding="utf-8") as handle:
+        json.dump(rows, handle)
+    return 0
 
 
 if __name__ == "__main__":

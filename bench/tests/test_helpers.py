@@ -142,3 +142,30 @@ def test_detect_summary_counts_undetected_and_early_trials() -> None:
     assert got["max_ms"] == pytest.approx(1500.0)
     assert got["bound_ms"] == 2000.0
     assert got["visible_p50_ms"] == pytest.approx(750.0)
+
+
+def test_storm_argv_gives_the_child_the_same_options() -> None:
+    import argparse
+
+    from bench import _report, storm
+
+    def parser() -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser()
+        _report.add_common_arguments(p)
+        storm.add_arguments(p)
+        return p
+
+    given = parser().parse_args(
+        [
+            "--quick",
+            "--seed=7",
+            "--storm-n=30",
+            "--storm-gap=0.5",
+            "--storm-trace",
+            "--storm-clients",
+            "trio_heartbeat full_jitter",
+            "raw-trio-websocket-loop no_jitter",
+        ]
+    )
+    again = parser().parse_args(storm.storm_argv(given))
+    assert vars(again) == vars(given)
