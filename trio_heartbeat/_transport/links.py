@@ -126,7 +126,11 @@ async def open_link(
         with trio.fail_after(connect_timeout):
             for _ in range(MAX_REDIRECTS + 1):
                 target = parse_url(url, headers)
-                hop_opts = attrs.evolve(options, extra_headers=headers, subprotocols=subprotocols)
+                hop_opts = options
+                if headers != options.extra_headers or subprotocols != options.subprotocols:
+                    hop_opts = attrs.evolve(
+                        options, extra_headers=headers, subprotocols=subprotocols
+                    )
                 if dial is not None:
                     dial_step = dial
                 else:

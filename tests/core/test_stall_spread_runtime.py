@@ -1,0 +1,56 @@
+"""The supervisor spreads waits a stall ended late (virtual time: the clock jumps past them)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import trio
+import trio.testing
+
+import trio_heartbeat as th
+from tests.core.memserver import MemoryServer
+
+
+async def _lateness_then_next_attempt(
+    server: MemoryServer, clock: trio.testing.MockClock, policy: th.ReconnectPolicy
+) -> tuple[float, float]:
+    """Stall the process 0.3 s past the first backoff wait; return (the wait, how much
+    later than wait + stall the next attempt came)."""
+    server.refuse = True
+    async with th.open_managed_websocket(
+        "ws://x/", reconnect=policy, dial=server.dial, rng=random.Random(5)
+    ) as ws:
+        changes = ws.state_changes
+        while not isinstance(change := await changes.receive(), th.WaitingToReconnect):
+            pass
+        waiting_since = trio.current_time()
+        clock.jump(change.delay + 0.3)  # a stall: the wait's deadline passes unseen
+        await trio.testing.wait_all_tasks_blocked()
+        while not isinstance(await changes.receive(), th.Connecting):
+            pass
+        return change.delay, server.dial_times[1] - (waiting_since + change.delay + 0.3)
+
+
+async def test_a_wait_ended_late_by_a_stall_waits_a_random_share_more(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    policy = th.ReconnectPolicy(wait_initial=1.0, wait_max=10.0)
+    _, extra = await _lateness_then_next_attempt(echo_server, autojump_clock, policy)
+    # Up to 6 x 0.3 s, at most the wait's own range (retry 1: 1 s).
+    assert 0.0 < extra <= min(6 * 0.3, 1.0)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        th.ReconnectPolicy(wait_initial=1.0, wait_max=10.0, stall_spread=0.0),
+        th.ReconnectPolicy(wait_initial=1.0, wait_max=10.0, full_jitter=False),
+    ],
+    ids=["off", "no-jitter"],
+)
+async def test_without_spread_or_jitter_the_attempt_follows_the_stall_at_once(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock, policy: th.ReconnectPolicy
+) -> None:
+    _, extra = await _lateness_then_next_attempt(echo_server, autojump_clock, policy)
+    assert extra == pytest.approx(0.0, abs=1e-9)
