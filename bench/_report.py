@@ -269,23 +269,31 @@ def _idle_targets(
             CPU_PCT_5000_MAX,
             False,
         )
-    per_n = {
-        int(r["params"]["n"]): us
+    # (N, interval) -> µs per answered heartbeat, for N = 1,000..10,000.
+    per_run = {
+        (int(r["params"]["n"]), float(r["params"].get("interval", 1.0))): us
         for r in idle.values()
         if 1000 <= int(r["params"]["n"]) <= 10000 and (us := heartbeat_cpu_us(r)) is not None
     }
-    if per_n:
-        worst = max(per_n, key=lambda n: per_n[n])
+    if per_run:
+        worst = max(per_run, key=lambda run: per_run[run])
         check(
-            f"CPU per answered heartbeat <= 80 µs (worst: N={worst:,})",
-            per_n[worst],
+            f"CPU per answered heartbeat <= 80 µs (worst: N={worst[0]:,} x {worst[1]:g} s)",
+            per_run[worst],
             HEARTBEAT_US_MAX,
             False,
         )
+        # Flat over N at one interval: runs at different intervals differ in the
+        # heartbeat rate too, and a busier loop shares each wake-up among more.
+        intervals = sorted(
+            {i for _, i in per_run}, key=lambda i: (-sum(j == i for _, j in per_run), i)
+        )
+        at = intervals[0]
+        per_n = {n: us for (n, i), us in per_run.items() if i == at}
         if len(per_n) >= 2:
             low, high = min(per_n.values()), max(per_n.values())
             spread = ", ".join(f"{n:,}: {us:.0f}" for n, us in sorted(per_n.items()))
-            name = f"CPU per heartbeat flat over N (max/min <= 1.25; µs {spread})"
+            name = f"CPU per heartbeat flat over N at {at:g} s (max/min <= 1.25; µs {spread})"
             check(name, high / low, HEARTBEAT_FLAT_MAX, False)
     ten = next((g for g in sorted(groups) if g.startswith("idle N=10000 x")), None)
     if ten is not None:

@@ -93,7 +93,7 @@ def test_issue9_markdown_is_a_block_the_rewriter_accepts() -> None:
     )
     lines = block.splitlines()
     assert (
-        "| CPU per answered heartbeat <= 80 µs (worst: N=1,000) | 70.00 <= 80.00 | **PASS** |"
+        "| CPU per answered heartbeat <= 80 µs (worst: N=1,000 x 1 s) | 70.00 <= 80.00 | **PASS** |"
         in lines
     )
     assert "| storm: all back within wait_max + 1 s | not measured | n/a |" in lines

@@ -37,9 +37,11 @@ def test_installed_records_the_supervisors_calls_and_restores_backoff() -> None:
 def test_summarise_measures_lateness_failure_time_and_peaks() -> None:
     trace = BackoffTrace()
     policy = ReconnectPolicy(wait_initial=0.2, wait_max=2.0, full_jitter=False)
+    kept = []  # the trace tells clients apart by id(): none may be freed and its id reused
     with trace.installed():
         for i in range(3):  # kill at 0, ready at 1
             b = Backoff(policy, random.Random(i))
+            kept.append(b)
             b.attempt_started(-10.0)
             b.connected(-10.0)
             b.failed(0.1, ConnectionLost(1006))  # seen 100 ms after the kill; asks 0.2 s

@@ -48,13 +48,13 @@ def test_idle_targets_from_idle_keys() -> None:
     got = _verdicts(rows)
     assert got["5,000 x 1 s: >= 99 % heartbeats answered"][0] == "PASS"
     assert got["5,000 x 1 s: CPU <= 50 % of one core"][0] == "PASS"
-    # 70, 80.4 and 90 µs: the worst is over 80, and 90 / 70 > 1.25.
-    assert got["CPU per answered heartbeat <= 80 µs (worst: N=10,000)"][0] == "FAIL"
+    # 70, 80.4 and 90 µs: the worst is over 80; flatness only at 1 s (two runs there).
+    assert got["CPU per answered heartbeat <= 80 µs (worst: N=10,000 x 10 s)"][0] == "FAIL"
     flat = [k for k in got if k.startswith("CPU per heartbeat flat")]
     assert flat == [
-        "CPU per heartbeat flat over N (max/min <= 1.25; µs 1,000: 70, 5,000: 80, 10,000: 90)"
+        "CPU per heartbeat flat over N at 1 s (max/min <= 1.25; µs 1,000: 70, 5,000: 80)"
     ]
-    assert got[flat[0]][0] == "FAIL"
+    assert got[flat[0]][0] == "PASS"
     assert got["N=10000 x 10 s: none missed"][0] == "FAIL"
     assert got["N=10000 x 10 s: CPU <= 10 %"][0] == "PASS"
     # Memory: the worst group decides (26 KiB at 10,000), other clients do not count.
@@ -79,10 +79,9 @@ def test_flat_passes_within_a_quarter_and_open_time_prefers_detect() -> None:
     ]
     got = _verdicts(rows)
     assert got["5,000 x 1 s: >= 99 % heartbeats answered"][0] == "FAIL"
-    assert got["CPU per answered heartbeat <= 80 µs (worst: N=5,000)"][0] == "PASS"  # 71.4
-    assert got["CPU per heartbeat flat over N (max/min <= 1.25; µs 1,000: 60, 5,000: 71)"][0] == (
-        "PASS"
-    )
+    assert got["CPU per answered heartbeat <= 80 µs (worst: N=5,000 x 1 s)"][0] == "PASS"  # 71.4
+    flat = "CPU per heartbeat flat over N at 1 s (max/min <= 1.25; µs 1,000: 60, 5,000: 71)"
+    assert got[flat][0] == "PASS"
     assert got["open 5,000 connections <= 10 s (detect, 100 in flight)"][0] == "PASS"
     assert got["detect p99 <= bound + 50 ms at 5000 connections"] == ("PASS", "2,049 <= 2,050")
     # Two trials noticed the cut sooner than a healthy link can: a heartbeat was already late.
