@@ -140,3 +140,25 @@ async def test_an_alarm_alone_moves_its_sleep_and_guards_with_cancel_scopes(
         alarm.move(2.5)
         await trio.sleep(5.0)
     assert guarded.cancelled_caught and trio.current_time() == 2.5
+
+
+async def test_awkward_deadlines_are_never_early_nor_more_than_a_resolution_late(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Deadlines that are no exact multiple of the resolution in binary (0.07, 0.1...)."""
+    import random
+
+    rng = random.Random(3)
+    dues = sorted({round(rng.uniform(0.0, 3.0), 2) for _ in range(100)} | {0.3, 0.7, 2.1})
+    woke: dict[float, float] = {}
+    async with th.open_heartbeat_clock(resolution=0.07) as clock, trio.open_nursery() as nursery:
+
+        async def sleeper(due: float) -> None:
+            await clock.sleep_until(due)
+            woke[due] = trio.current_time()
+
+        for due in dues:
+            nursery.start_soon(sleeper, due)
+    assert sorted(woke) == dues
+    assert all(due <= woke[due] <= due + 0.07 + 1e-9 for due in dues)
+    assert clock.wakeups <= 3.0 / 0.07 + 2  # one per bucket at most

@@ -12,11 +12,11 @@ the deadline).
 - :class:`ClockAlarm`, from :meth:`HeartbeatClock.alarm`: in trio every timer
   that fires is a cancellation delivered to a sleeping task, which costs more
   than the heartbeat it schedules once thousands of connections each keep
-  their own. A :class:`HeartbeatClock` keeps one timer: alarms park on its
-  heap, and its task wakes every task that is due at once, at most every
-  ``resolution`` seconds (a wake-up is at most ``resolution`` late; it is never
-  early). An alarm moved later is re-filed when its old time comes, without
-  waking its task.
+  their own. A :class:`HeartbeatClock` keeps one timer: alarms park in its
+  buckets (one per multiple of ``resolution``), and its task wakes every task
+  that is due at once, at most every ``resolution`` seconds (a wake-up is at
+  most ``resolution`` late; it is never early). An alarm moved later is
+  re-filed when its old time comes, without waking its task.
 
 Use the clock for many connections in one process::
 
@@ -30,7 +30,6 @@ import heapq
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from itertools import count
 from typing import Protocol
 
 import trio
@@ -114,7 +113,7 @@ class ClockAlarm:
     def __init__(self, clock: HeartbeatClock) -> None:
         self._clock = clock
         self.deadline = math.inf
-        # The time of this alarm's live entry on the clock's heap (inf: none).
+        # The time of the bucket holding this alarm's live entry (inf: none).
         self.filed = math.inf
         self._task: trio.lowlevel.Task | None = None  # the sleeping task
         self._guarded: trio.CancelScope | None = None
@@ -129,7 +128,7 @@ class ClockAlarm:
         self.move(deadline)
 
     def unguard(self) -> None:
-        self._guarded = None  # an entry left on the heap is dropped or re-filed later
+        self._guarded = None  # an entry left in a bucket is dropped or re-filed later
 
     async def sleep(self) -> None:
         deadline = self.deadline
@@ -143,7 +142,7 @@ class ClockAlarm:
         await trio.lowlevel.wait_task_rescheduled(self._abort)
 
     def _abort(self, _: object) -> trio.lowlevel.Abort:
-        self._task = None  # its heap entry is dropped when it comes up
+        self._task = None  # its bucket entry is dropped when it comes up
         return _SUCCEEDED
 
     def fire(self, now: float) -> None:
@@ -167,16 +166,21 @@ class HeartbeatClock:
 
     Connections on it send their heartbeats and notice a dead peer at most
     ``resolution`` seconds late (never early).
+
+    Alarms wait in buckets, one per multiple of ``resolution`` (a deadline goes
+    to the first bucket at or after it): filing one is a list append, and the
+    clock's heap holds one integer per bucket, not an entry per alarm. At
+    10,000 connections an entry per heartbeat that lives until it is due
+    would be garbage the collector's full passes have to walk.
     """
 
     def __init__(self, resolution: float) -> None:
         if not positive.test(resolution):
             raise UsageError(f"resolution must be {positive.allowed} (seconds), got {resolution!r}")
         self.resolution = resolution
-        self._heap: list[tuple[float, int, ClockAlarm]] = []
-        self._seq = count()
+        self._buckets: dict[int, list[ClockAlarm]] = {}
+        self._keys: list[int] = []  # a heap of the buckets' numbers
         self._timer = trio.CancelScope()
-        self._floor = -math.inf  # no wake-up before this (coalescing)
         self.wakeups = 0
 
     def alarm(self) -> ClockAlarm:
@@ -184,11 +188,25 @@ class HeartbeatClock:
         return ClockAlarm(self)
 
     def file(self, alarm: ClockAlarm, deadline: float) -> None:
-        """Put ``alarm`` on the heap at ``deadline`` (its earlier entries go stale)."""
-        alarm.filed = deadline
-        heapq.heappush(self._heap, (deadline, next(self._seq), alarm))
-        if deadline < self._timer.deadline:
-            self._timer.deadline = max(deadline, self._floor)
+        """Put ``alarm`` in the bucket of ``deadline`` (its earlier entries go stale)."""
+        if not math.isfinite(deadline):
+            return
+        resolution = self.resolution
+        key = math.ceil(deadline / resolution)
+        if key * resolution < deadline:  # rounding: never early
+            key += 1
+        due = key * resolution
+        if alarm.filed == due:
+            return  # already in that bucket
+        alarm.filed = due
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets[key] = [alarm]
+            heapq.heappush(self._keys, key)
+            if due < self._timer.deadline:
+                self._timer.deadline = due
+        else:
+            bucket.append(alarm)
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until ``deadline`` (a ``trio.current_time()`` value), or a little later."""
@@ -197,21 +215,20 @@ class HeartbeatClock:
         await alarm.sleep()
 
     async def run(self) -> None:
-        """The clock's task: fire due alarms, then sleep until the next one."""
-        heap = self._heap
+        """The clock's task: fire the due buckets' alarms, then sleep until the next bucket."""
+        keys, buckets, resolution = self._keys, self._buckets, self.resolution
         while True:
-            first = heap[0][0] if heap else math.inf
-            self._timer = trio.CancelScope(deadline=max(first, self._floor))
+            self._timer = trio.CancelScope(deadline=keys[0] * resolution if keys else math.inf)
             with self._timer:
-                await trio.sleep_forever()
+                await trio.lowlevel.wait_task_rescheduled(_abort_sleep)
             now = trio.current_time()
             self.wakeups += 1
-            while heap and heap[0][0] <= now:
-                filed, _, alarm = heapq.heappop(heap)
-                if filed == alarm.filed:  # else stale: the alarm was filed earlier since
-                    alarm.fire(now)
-            # Coalesce: the next wake-up is at least one resolution away.
-            self._floor = now + self.resolution
+            while keys and keys[0] * resolution <= now:
+                key = heapq.heappop(keys)
+                due = key * resolution
+                for alarm in buckets.pop(key):
+                    if alarm.filed == due:  # else stale: filed elsewhere since
+                        alarm.fire(now)
 
 
 @asynccontextmanager
