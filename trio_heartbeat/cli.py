@@ -39,6 +39,7 @@ from trio_heartbeat._core.events import (
     GaveUp,
     MessagesDropped,
     StateChange,
+    StateChangesDropped,
     WaitingToReconnect,
 )
 from trio_heartbeat._core.groups import leaf_exceptions
@@ -302,6 +303,9 @@ def describe(change: StateChange) -> tuple[str, str, dict[str, Any]]:
         return "dropped", f"{change.count} message(s) dropped: {change.reason}", fields
     if isinstance(change, GaveUp):
         return "gave_up", f"gave up: {change.error}", {"reason": str(change.error)}
+    if isinstance(change, StateChangesDropped):
+        fields = {"count": change.count}
+        return "changes_dropped", f"{change.count} state change(s) not kept (read too late)", fields
     assert isinstance(change, Closed)
     return "closed", "closed", {"undelivered": len(change.undelivered)}
 

@@ -404,3 +404,14 @@ async def test_stop_pongs_after_lets_a_server_heartbeat_drop_the_client() -> Non
     assert ends[0] is ClientEnd.UNRESPONSIVE
     # Rounds 1..3 probe (answered, answered, unanswered), round 4 terminates.
     assert (answered + 1) * interval < lifetimes[0] <= (answered + 2) * interval + 0.25
+
+
+def test_every_state_change_has_a_line() -> None:
+    """The status task describes each kind of change (a missing one ended the CLI)."""
+    import trio_heartbeat as th
+    from trio_heartbeat.cli import describe
+
+    kind, text, fields = describe(th.StateChangesDropped(3))
+    assert kind == "changes_dropped" and "3 state change(s)" in text and fields == {"count": 3}
+    for change in (th.Closed(()), th.WaitingToReconnect(1.0, 2)):
+        assert describe(change)[0] in {"closed", "waiting"}

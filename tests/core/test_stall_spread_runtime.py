@@ -54,3 +54,26 @@ async def test_without_spread_or_jitter_the_attempt_follows_the_stall_at_once(
 ) -> None:
     _, extra = await _lateness_then_next_attempt(echo_server, autojump_clock, policy)
     assert extra == pytest.approx(0.0, abs=1e-9)
+
+
+async def test_reconnect_now_during_a_stalled_wait_is_not_extended(
+    echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    echo_server.refuse = True
+    policy = th.ReconnectPolicy(wait_initial=1.0, wait_max=10.0)
+    async with th.open_managed_websocket(
+        "ws://x/", reconnect=policy, dial=echo_server.dial, rng=random.Random(5)
+    ) as ws:
+        changes = ws.state_changes
+        while not isinstance(change := await changes.receive(), th.WaitingToReconnect):
+            pass
+        stalled_until = trio.current_time() + change.delay + 0.3
+        autojump_clock.jump(change.delay + 0.3)
+        ws.reconnect_now()  # asked for at once: no spreading after the stall
+        while not isinstance(await changes.receive(), th.Connecting):
+            pass
+        assert echo_server.dial_times[1] == pytest.approx(stalled_until, abs=1e-9)
+        # The request was used up by that wait: the next failure waits again.
+        while not isinstance(change := await changes.receive(), th.WaitingToReconnect):
+            pass
+        assert change.delay > 0

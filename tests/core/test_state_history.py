@@ -68,3 +68,11 @@ async def test_closing_the_channel_stops_the_recording_not_the_connection(
         await ws.send("still here")
         assert await ws.receive() == "still here"
         assert ws.statistics().reconnects >= 1
+
+
+def test_the_limit_leaves_room_for_a_change_and_the_report_of_a_gap() -> None:
+    import pytest
+
+    with pytest.raises(th.UsageError, match="max_unread_state_changes"):
+        th.ConnectionOptions(max_unread_state_changes=1)
+    assert th.ConnectionOptions(max_unread_state_changes=2).max_unread_state_changes == 2

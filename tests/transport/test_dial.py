@@ -83,3 +83,18 @@ async def test_several_addresses_are_all_named_and_the_aggregate_kept(
         "cannot connect to the proxy svc.test:80: Connection refused; Network is unreachable"
     )
     assert info.value.__cause__ is aggregate
+
+
+async def test_a_failed_name_lookup_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from trio_heartbeat._transport import dial
+
+    async def unknown(host: str, port: int) -> trio.abc.Stream:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(trio, "open_tcp_stream", unknown)
+    with pytest.raises(th.ConnectError) as info:
+        await dial.open_tcp("no.such.host", 80)
+    assert str(info.value) == "cannot connect to no.such.host:80: Name or service not known"
+    assert isinstance(info.value.__cause__, socket.gaierror)

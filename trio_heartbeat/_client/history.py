@@ -32,7 +32,7 @@ class StateHistory:
     Kept past the limit if need be (with the report of a gap before them):
     the last ones, ``GaveUp`` and ``Closed``, and a ``Disconnected`` that hands
     back messages (``unconfirmed`` or ``abandoned``: it is the only report of
-    them, and there are at most as many as messages were sent). Closing the
+    them, and it comes at most once per write of a message). Closing the
     reading end stops the recording.
     """
 

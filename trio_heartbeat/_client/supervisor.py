@@ -185,12 +185,13 @@ class Supervisor:
             self._state = ConnectionState.WAITING
             self._emit(WaitingToReconnect(delay, decision.attempt))
             due = trio.current_time() + delay
-            await self._wake.wait(delay)
             # A stall (the process did not run) ends every wait due meanwhile at
             # once; jitter spreads them out again (ReconnectPolicy.stall_spread).
-            extension = backoff.waited_late(trio.current_time() - due)
-            if extension:
-                await self._wake.wait(extension)
+            # Not after "at once" (no wait, or one cut short): that was asked for.
+            if await self._wake.wait(delay) and delay > 0:
+                extension = backoff.waited_late(trio.current_time() - due)
+                if extension:
+                    await self._wake.wait(extension)
 
     def _log_failure(self, change: Disconnected, delay: float) -> None:
         """A WARNING with the reason, at most one per FAILURE_LOG_INTERVAL (others: DEBUG)."""

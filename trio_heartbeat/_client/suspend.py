@@ -96,10 +96,14 @@ class WakeControl:
             return 0.0
         return delay
 
-    async def wait(self, delay: float) -> None:
+    async def wait(self, delay: float) -> bool:
         """Sleep ``delay`` seconds before reconnecting, cut short by ``reconnect_now()``
         and, with a suspend check, by a wake-up (the backoff's time passed in the
-        real world while trio's clock stood still)."""
+        real world while trio's clock stood still).
+
+        Returns False when it was cut short (a request to reconnect at once is
+        then used up), True when it slept its course.
+        """
         with trio.CancelScope() as scope:
             self.wait_scope = scope
             if self.check is None or delay <= self.check.check_interval:
@@ -110,6 +114,10 @@ class WakeControl:
                     await trio.sleep(delay)
                     nursery.cancel_scope.cancel()
         self.wait_scope = None
+        if scope.cancel_called:  # even if its own deadline had passed as well
+            self.skip_wait = False  # it was for this wait, which it has ended
+            return False
+        return True
 
     def _woke_waiting(self, slept: float) -> None:
         if self.wait_scope is not None:

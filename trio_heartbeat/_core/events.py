@@ -156,7 +156,7 @@ class StateChangesDropped:
     ``ConnectionOptions.max_unread_state_changes`` were waiting unread.
 
     It stands where they would have been, before the first change kept after
-    them (``state`` tells the state in force now).
+    them; it enters no state (``ManagedWebSocket.state`` is the one in force).
     """
 
     state: ClassVar[ConnectionState | None] = None

@@ -134,8 +134,9 @@ class ConnectionOptions:
     - ``compression``: offer permessage-deflate with these parameters (None,
       the default: no compression; it costs memory per connection and CPU per
       message). Needs ``transport=Transport.WEBSOCKETS``; ``UsageError`` otherwise.
-    - ``max_unread_state_changes``: at most this many state changes wait
-      unread in ``state_changes`` (an application that never reads them keeps
+    - ``max_unread_state_changes`` (at least 2: a change and the report of a
+      gap before it): at most this many state changes wait unread in
+      ``state_changes`` (an application that never reads them keeps
       a bounded history through any outage); later ones are not kept until the
       reader makes room, and a ``StateChangesDropped`` with their count stands
       where they were. ``GaveUp``, ``Closed`` and a ``Disconnected`` that hands
@@ -155,7 +156,7 @@ class ConnectionOptions:
     resend_unconfirmed: bool = attrs.field(default=False, validator=v.instance_of(bool))
     max_resends: int = attrs.field(default=3, validator=v.number(ge=0, integer=True))
     send_batch_size: int = attrs.field(default=1, validator=v.positive_int)
-    max_unread_state_changes: int = attrs.field(default=256, validator=v.positive_int)
+    max_unread_state_changes: int = attrs.field(default=256, validator=v.number(ge=2, integer=True))
     send_rate: float | None = attrs.field(default=None, validator=v.optional(v.positive))
     send_burst: int = attrs.field(default=1, validator=v.positive_int)
     subprotocols: tuple[str, ...] = attrs.field(

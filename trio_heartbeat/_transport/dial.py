@@ -87,9 +87,12 @@ def _per_address_errors(exc: OSError) -> list[BaseException]:
 
 
 def _why(error: BaseException) -> str:
-    """``error`` in a few words: the system's text for an errno ("Connection refused")."""
-    if isinstance(error, OSError) and error.errno:
-        return os.strerror(error.errno)
+    """``error`` in a few words: the system's text for it ("Connection refused")."""
+    if isinstance(error, OSError):
+        if error.errno is not None and error.errno > 0:
+            return os.strerror(error.errno)  # trio's own text repeats the address
+        if error.strerror:
+            return error.strerror  # a failed name lookup: "Name or service not known"
     return str(error) or type(error).__name__
 
 
