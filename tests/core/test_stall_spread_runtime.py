@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import trio
@@ -12,23 +14,33 @@ import trio_heartbeat as th
 from tests.core.memserver import MemoryServer
 
 
+async def _next(changes: trio.MemoryReceiveChannel[th.StateChange], kind: type) -> Any:
+    while not isinstance(change := await changes.receive(), kind):
+        pass
+    return change
+
+
 async def _lateness_then_next_attempt(
-    server: MemoryServer, clock: trio.testing.MockClock, policy: th.ReconnectPolicy
+    server: MemoryServer,
+    clock: trio.testing.MockClock,
+    policy: th.ReconnectPolicy,
+    during_stall: Callable[[th.ManagedWebSocket], object] = lambda ws: None,
+    after: Callable[[th.WaitingToReconnect], object] = lambda change: None,
 ) -> tuple[float, float]:
-    """Stall the process 0.3 s past the first backoff wait; return (the wait, how much
-    later than wait + stall the next attempt came)."""
+    """Stall the process 0.3 s past the first backoff wait (``during_stall(ws)`` runs
+    before anything else does); return (the wait, how much later than wait + stall the
+    next attempt came). ``after`` gets the next ``WaitingToReconnect``."""
     server.refuse = True
     async with th.open_managed_websocket(
         "ws://x/", reconnect=policy, dial=server.dial, rng=random.Random(5)
     ) as ws:
         changes = ws.state_changes
-        while not isinstance(change := await changes.receive(), th.WaitingToReconnect):
-            pass
+        change = await _next(changes, th.WaitingToReconnect)
         waiting_since = trio.current_time()
         clock.jump(change.delay + 0.3)  # a stall: the wait's deadline passes unseen
-        await trio.testing.wait_all_tasks_blocked()
-        while not isinstance(await changes.receive(), th.Connecting):
-            pass
+        during_stall(ws)
+        await _next(changes, th.Connecting)
+        after(await _next(changes, th.WaitingToReconnect))
         return change.delay, server.dial_times[1] - (waiting_since + change.delay + 0.3)
 
 
@@ -59,21 +71,10 @@ async def test_without_spread_or_jitter_the_attempt_follows_the_stall_at_once(
 async def test_reconnect_now_during_a_stalled_wait_is_not_extended(
     echo_server: MemoryServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    echo_server.refuse = True
     policy = th.ReconnectPolicy(wait_initial=1.0, wait_max=10.0)
-    async with th.open_managed_websocket(
-        "ws://x/", reconnect=policy, dial=echo_server.dial, rng=random.Random(5)
-    ) as ws:
-        changes = ws.state_changes
-        while not isinstance(change := await changes.receive(), th.WaitingToReconnect):
-            pass
-        stalled_until = trio.current_time() + change.delay + 0.3
-        autojump_clock.jump(change.delay + 0.3)
-        ws.reconnect_now()  # asked for at once: no spreading after the stall
-        while not isinstance(await changes.receive(), th.Connecting):
-            pass
-        assert echo_server.dial_times[1] == pytest.approx(stalled_until, abs=1e-9)
-        # The request was used up by that wait: the next failure waits again.
-        while not isinstance(change := await changes.receive(), th.WaitingToReconnect):
-            pass
-        assert change.delay > 0
+    later: list[th.WaitingToReconnect] = []
+    _, extra = await _lateness_then_next_attempt(
+        echo_server, autojump_clock, policy, lambda ws: ws.reconnect_now(), later.append
+    )
+    assert extra == pytest.approx(0.0, abs=1e-9)  # asked for at once: no spreading
+    assert later[0].delay > 0  # the request was used up by that wait
