@@ -127,7 +127,13 @@ class DirectLink(PumpedLink):
                 data: bytes | bytearray = self._pending
                 self._pending = b""
             else:
-                data = await self._read()
+                try:  # PumpedLink._read, inline: one coroutine fewer per message
+                    data = await self.stream.receive_some(self._read_size)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    self._closed = ConnectionLost(
+                        CloseCode.ABNORMAL_CLOSURE, f"stream closed: {exc}"
+                    )
+                    raise self._closed from None
                 if not data:
                     self._closed = ConnectionLost(
                         CloseCode.ABNORMAL_CLOSURE, "connection closed without a close frame"

@@ -127,25 +127,9 @@ class ObservedStream(trio.abc.Stream):
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self._socket is None or self.screen is not None:
-            try:
-                data = await self.inner.receive_some(max_bytes)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self.closed_event.set()
-                raise
-        else:
-            data = await self._read_socket(max_bytes or 65536)
-        if data:
-            self.last_receive = trio.current_time()
-            self.bytes_in += len(data)
-            if self.screen is not None and not self.screen(data):
-                await self.closed_event.wait()
-                raise trio.ClosedResourceError("the stream was closed (answer withheld)")
-        else:
-            self.closed_event.set()
-        return data
-
-    async def _read_socket(self, max_bytes: int) -> bytes:
-        """One ``os.read``; when nothing is there yet, wait until there is."""
+            return await self._receive_inner(max_bytes)
+        # The short way, in this one coroutine (an idle link waits in it, and a
+        # frame per layer per message is garbage the collector must walk).
         if self._reading:
             raise trio.BusyResourceError("another task is reading from this stream")
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -154,7 +138,7 @@ class ObservedStream(trio.abc.Stream):
         try:
             while True:
                 try:
-                    data = os.read(self._fd(), max_bytes)
+                    data = os.read(self._fd(), max_bytes or 65536)
                     break
                 except BlockingIOError:
                     waited = True
@@ -162,7 +146,7 @@ class ObservedStream(trio.abc.Stream):
                     raise self._broken(exc) from None
                 # Outside the handler: a wait inside it would keep the
                 # BlockingIOError and its traceback alive for as long as it waits.
-                await trio.lowlevel.wait_readable(self._socket)  # type: ignore[arg-type]
+                await trio.lowlevel.wait_readable(self._socket)
         except trio.ClosedResourceError:
             self.closed_event.set()
             raise
@@ -170,6 +154,28 @@ class ObservedStream(trio.abc.Stream):
             self._reading = False
         if not waited:
             await trio.lowlevel.cancel_shielded_checkpoint()
+        if data:
+            self.last_receive = trio.current_time()
+            self.bytes_in += len(data)
+        else:
+            self.closed_event.set()
+        return data
+
+    async def _receive_inner(self, max_bytes: int | None) -> bytes | bytearray:
+        """The long way: the wrapped stream's ``receive_some``, screened if asked."""
+        try:
+            data = await self.inner.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.closed_event.set()
+            raise
+        if data:
+            self.last_receive = trio.current_time()
+            self.bytes_in += len(data)
+            if self.screen is not None and not self.screen(data):
+                await self.closed_event.wait()
+                raise trio.ClosedResourceError("the stream was closed (answer withheld)")
+        else:
+            self.closed_event.set()
         return data
 
     async def aclose(self) -> None:
