@@ -215,6 +215,31 @@ def server(*, procs: int = 1) -> Iterator[ServerProcess]:
         srv.stop()
 
 
+def run_module(argv: Sequence[str], *, timeout: float, what: str, capture: bool = False) -> str:
+    """``python -m <argv>`` from the repository root, bounded by ``timeout`` seconds.
+
+    The child is killed by PID if it overruns; a non-zero exit raises
+    RuntimeError (``what`` names it). Returns its stdout with ``capture``
+    (else ""; stderr always passes through, for progress lines).
+    """
+    popen = subprocess.Popen(
+        [sys.executable, "-m", *argv],
+        cwd=Path(__file__).parent.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture else None,
+        text=True,
+    )
+    try:
+        out, _ = popen.communicate(timeout=timeout)
+    finally:
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait(timeout=10)
+    if popen.returncode != 0:
+        raise RuntimeError(f"{what} failed (rc={popen.returncode})")
+    return out or ""
+
+
 def machine_info() -> dict[str, Any]:
     """What the figures were measured on."""
     versions: dict[str, str] = {}

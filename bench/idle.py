@@ -40,12 +40,12 @@ import trio
 
 from bench import _report
 from bench._common import (
-    BENCH_DIR,
     has_websockets_trio,
     load_managed,
     median,
     quiet_logs,
     raise_fd_limit,
+    run_module,
     server,
 )
 
@@ -300,20 +300,12 @@ def _available(client: str) -> bool:
 
 def run_child(run: ChildRun) -> dict[str, float]:
     """Run one measurement in a child process; kill it by PID if it overruns."""
-    args = [sys.executable, "-m", "bench.idle", "--child", *run.argv()]
-    popen = subprocess.Popen(
-        args, cwd=BENCH_DIR.parent, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    out = run_module(
+        ["bench.idle", "--child", *run.argv()],
+        timeout=CONNECT_BUDGET + run.hold + run.interval + run.timeout + 30,
+        what=f"idle child {run.client} N={run.n}",
+        capture=True,
     )
-    try:
-        out, _ = popen.communicate(
-            timeout=CONNECT_BUDGET + run.hold + run.interval + run.timeout + 30
-        )
-    finally:
-        if popen.poll() is None:
-            popen.kill()
-            popen.wait(timeout=10)
-    if popen.returncode != 0:
-        raise RuntimeError(f"idle child {run.client} N={run.n} failed (rc={popen.returncode})")
     return {k: float(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()}
 
 

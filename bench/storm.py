@@ -56,6 +56,7 @@ from bench._common import (
     median,
     quiet_logs,
     raise_fd_limit,
+    run_module,
 )
 from bench._storm_trace import BackoffTrace, summarise
 
@@ -464,7 +465,6 @@ def run_in_child(args: argparse.Namespace) -> list[dict[str, Any]]:
     last). Progress lines go to stderr as usual; the child is killed by PID if
     it overruns.
     """
-    import subprocess
     import tempfile
     from pathlib import Path
 
@@ -474,18 +474,11 @@ def run_in_child(args: argparse.Namespace) -> list[dict[str, Any]]:
     budget = repeats * kinds * (2 * CONNECT_BUDGET + args.storm_uptime + n / 50 + 60)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
-        command = [sys.executable, "-m", "bench.storm", f"--rows-out={out}", *storm_argv(args)]
-        popen = subprocess.Popen(
-            command, cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL
+        run_module(
+            ["bench.storm", f"--rows-out={out}", *storm_argv(args)],
+            timeout=budget,
+            what="storm child",
         )
-        try:
-            popen.wait(timeout=budget)
-        finally:
-            if popen.poll() is None:
-                popen.kill()
-                popen.wait(timeout=10)
-        if popen.returncode != 0:
-            raise RuntimeError(f"storm child failed (rc={popen.returncode})")
         rows: list[dict[str, Any]] = json.loads(out.read_text())
     return rows
 

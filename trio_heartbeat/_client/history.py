@@ -56,11 +56,6 @@ class StateHistory:
             self._early.clear()
         return self._receive
 
-    @property
-    def dropped(self) -> int:
-        """Changes not kept since the last one that was (reported before the next kept)."""
-        return self._dropped
-
     def unread(self) -> int:
         """How many changes wait to be read."""
         if self._send is None:
